@@ -1,0 +1,1 @@
+"""Post-run analysis of Surge output tables: Perez phase detection and charts."""

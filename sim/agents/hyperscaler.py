@@ -1,0 +1,347 @@
+"""A hyperscaler: builds data centres ahead of demand and rents accelerator-hours to labs."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from sim.rules.finance import planned_capacity, smooth_growth, value_in_use
+from sim.rules.markets import adjust_rent, utilisation_rent
+from sim.technology import HOURS_PER_MONTH
+
+
+class Hyperscaler(mesa.Agent):
+    """Capacity is held by vintage (arrival month): units, power and book value per vintage."""
+
+    def __init__(self, model, index: int, firm: int, region: int, capacity_mn: float):
+        super().__init__(model)
+        hp = model.params.hyperscalers
+        self.index, self.firm, self.region = index, firm, region
+        self.alive = True
+        self.life_months = round(hp.accelerator_life_years * 12)
+        self.offset = self.life_months  # vintage index of month 0
+        size = self.offset + model.params.run.months + hp.build_lead_months + 2
+        self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
+        self.kw_per_unit = np.zeros(size)
+        self.book = np.zeros(size)  # USD bn book value of each vintage's IT
+        self.monthly_depreciation = np.zeros(size)
+        self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
+        self._seed_installed_base(capacity_mn)
+        self.shell_gw = self.committed_power_gw() / hp.target_utilisation
+        self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
+        self.shell_book = self.shell_gw * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
+        self.rent = model.reference_rent()
+        self.utilisation = hp.target_utilisation
+        self.hours_asked = capacity_mn * 1e6 * HOURS_PER_MONTH * hp.target_utilisation
+        self.hours_sold = self.hours_asked
+        self.expected_rent = self.rent
+        self.expected_utilisation = self.utilisation
+        self.revenue_usd_bn = self.hours_sold * self.rent / 1e9
+        self.revenue_ema_usd_bn = self.revenue_usd_bn
+        self.revenue_growth = 0.0
+        self.capex_usd_bn = 0.0
+        self.writedowns_usd_bn = 0.0
+        self.order_units = 0.0
+        self.order_shell_gw = 0.0
+        self.energy_mwh = 0.0
+
+    def _seed_installed_base(self, capacity_mn: float) -> None:
+        """Fill past vintages and the order pipeline as steady growth would have left them.
+
+        Additions grew at capacity_growth_start_per_yr, so vintage sizes fall geometrically
+        with age; each is booked at today's unit cost and power and depreciated by age, so
+        the opening books hold no hidden impairment."""
+        hp, tech = self.model.params.hyperscalers, self.model.technology
+        lead = hp.build_lead_months
+        monthly = (1.0 + hp.capacity_growth_start_per_yr) ** (1.0 / 12.0)
+        ages = np.arange(-lead, self.life_months)
+        weights = monthly ** (-ages.astype(float))
+        weights *= capacity_mn / weights[ages >= 0].sum()
+        for age, units in zip(ages, weights, strict=True):
+            v = self.offset - age
+            cost = units * 1e6 * tech.h100e_price_usd / 1e9
+            self.units[v] = units
+            self.kw_per_unit[v] = tech.h100e_power_kw
+            self.monthly_depreciation[v] = cost / self.life_months
+            self.book[v] = cost * min(1.0, 1.0 - age / self.life_months)
+        self.demand_growth = float(np.log(monthly))
+
+    # ---- the month, before markets -------------------------------------------------
+    def plan(self) -> None:
+        if not self.alive:
+            return
+        self.receive_buildings()
+        self.retire_worn_out_units()
+        self.set_rent()
+
+    # ---- the month, after markets ----------------------------------------------------
+    def settle(self) -> None:
+        if not self.alive:
+            return
+        self.pay_running_costs()
+        self.pay_interest()
+        self.depreciate()
+        self.write_down_impaired_capacity()
+        self.pay_tax()
+
+    def plan_orders(self) -> None:
+        if not self.alive:
+            return
+        self.update_demand_outlook()
+        self.order_units, self.order_shell_gw = self.capacity_request()
+
+    def finance(self) -> None:
+        if not self.alive:
+            return
+        self.pay_dividend_or_repay()
+        self.raise_funds()
+
+    # ---- sub-actions -----------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.offset + self.model.month
+
+    def receive_buildings(self) -> None:
+        self.shell_gw += self.shell_pipeline[self.now]
+
+    def retire_worn_out_units(self) -> None:
+        """Vintages reaching the end of their life leave the fleet (their book is ~0)."""
+        v = self.now - self.life_months
+        if v >= 0:
+            self.units[v] = 0.0
+            self.book[v] = 0.0
+            self.monthly_depreciation[v] = 0.0
+
+    def set_rent(self) -> None:
+        """Rent moves toward the level last month's utilisation implies, floored at running cost."""
+        hp = self.model.params.hyperscalers
+        implied = utilisation_rent(
+            self.utilisation,
+            self.model.reference_rent(),
+            hp.target_utilisation,
+            hp.rent_utilisation_elasticity,
+            self.model.marginal_cost_per_hour(),
+        )
+        self.rent = max(
+            adjust_rent(self.rent, implied, hp.rent_adjustment_per_month),
+            self.model.marginal_cost_per_hour(),
+        )
+
+    def pay_running_costs(self) -> None:
+        """Energy for the hours sold; staff and maintenance for every unit online."""
+        hp = self.model.params.hyperscalers
+        online = self.online_units_mn
+        kw = self.power_in_use_gw * 1e6 / max(online * 1e6, 1e-12)  # fleet-average kW per unit
+        self.energy_mwh = self.hours_sold * kw / 1e3
+        energy = self.energy_mwh * hp.energy_price_usd_per_mwh / 1e9
+        operations = online * 1e6 * HOURS_PER_MONTH * hp.operations_cost_usd_per_h100e_hour / 1e9
+        self.model.ledger.pay_out("hyperscalers", self.index, "energy", energy)
+        self.model.ledger.pay_out("hyperscalers", self.index, "operations", operations)
+        self.running_costs_usd_bn = energy + operations
+
+    def pay_interest(self) -> None:
+        ip = self.model.params
+        rate = (self.model.safe_rate + ip.credit.credit_spread_per_yr) / 12.0
+        self.interest_usd_bn = self.model.capital_market.pay_interest(self.firm, rate)
+
+    def depreciate(self) -> None:
+        hp = self.model.params.hyperscalers
+        live = slice(0, self.now + 1)
+        dep = np.minimum(self.monthly_depreciation[live], self.book[live])
+        self.book[live] -= dep
+        shell_dep = self.shell_book / (hp.building_life_years * 12.0)
+        self.shell_book -= shell_dep
+        self.depreciation_usd_bn = float(dep.sum()) + shell_dep
+
+    def write_down_impaired_capacity(self) -> None:
+        """Vintages whose expected earnings no longer cover their book value are written down.
+
+        Expectations are smoothed rent and utilisation (a year's memory), so a short glut
+        does not strand capacity but a lasting one does: this is stranded capital.
+        """
+        hp = self.model.params.hyperscalers
+        self.expected_rent += (self.rent - self.expected_rent) / 12.0
+        self.expected_utilisation += (self.utilisation - self.expected_utilisation) / 12.0
+        live = np.flatnonzero(self.book[: self.now + 1] > 0)
+        if live.size == 0:
+            self.writedowns_usd_bn = 0.0
+            return
+        energy_per_hour = self.kw_per_unit[live] / 1e3 * hp.energy_price_usd_per_mwh
+        margin = (
+            self.expected_utilisation * (self.expected_rent - energy_per_hour)
+            - hp.operations_cost_usd_per_h100e_hour
+        ) * HOURS_PER_MONTH * 1e6 / 1e9  # USD bn per mn units per month
+        months_left = live + self.life_months - self.now
+        rate = self.model.params.investors.discount_rate_per_yr / 12.0
+        worth = np.array([
+            value_in_use(self.units[v], months_left[k], margin[k], rate)
+            for k, v in enumerate(live)
+        ])
+        loss = np.maximum(self.book[live] - worth, 0.0)
+        self.book[live] -= loss
+        self.monthly_depreciation[live] = self.book[live] / np.maximum(months_left, 1)
+        self.writedowns_usd_bn = float(loss.sum())
+        self.model.stranded_capital_usd_bn += self.writedowns_usd_bn
+
+    def pay_tax(self) -> None:
+        self.earnings_usd_bn = earnings = (
+            self.revenue_usd_bn
+            - self.running_costs_usd_bn
+            - self.depreciation_usd_bn
+            - self.interest_usd_bn
+        )
+        self.revenue_growth, self.revenue_ema_usd_bn = smooth_growth(
+            self.revenue_growth, self.revenue_ema_usd_bn, self.revenue_usd_bn
+        )
+        tax = self.model.params.government.corporate_tax_rate * max(earnings, 0.0)
+        if tax > 0:
+            self.model.ledger.pay_out("hyperscalers", self.index, "taxes", tax)
+
+    def update_demand_outlook(self) -> None:
+        hp = self.model.params.hyperscalers
+        growth = math.log(max(self.model.compute_market.asked_hours(self.index), 1.0)
+                          / max(self.hours_asked, 1.0))
+        self.hours_asked = max(self.model.compute_market.asked_hours(self.index), 1.0)
+        self.demand_growth += (growth - self.demand_growth) / hp.demand_growth_memory_months
+
+    def capacity_request(self) -> tuple[float, float]:
+        """Units (mn H100e) and new buildings (GW) wanted this month (Tobin's q tilts the plan)."""
+        hp = self.model.params.hyperscalers
+        growth = min(math.expm1(12.0 * self.demand_growth), hp.max_extrapolated_growth_per_yr)
+        target = planned_capacity(
+            self.hours_asked / HOURS_PER_MONTH / 1e6,
+            max(growth, -0.5),
+            hp.build_lead_months,
+            hp.target_utilisation,
+            self.valuation_premium(),
+            hp.tobin_q_sensitivity,
+        )
+        lead = hp.build_lead_months
+        retiring = self.units[self.now - self.life_months + 1 : self.now - self.life_months + lead]
+        have = self.units[: self.now + lead + 1].sum() - retiring.sum()
+        units = max(0.0, target - have) / hp.capacity_adjustment_months
+        kw = self.model.technology.h100e_power_kw
+        power_needed = units * 1e6 * kw / 1e6  # GW
+        free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        shell = max(0.0, power_needed - free)
+        return self.affordable(units, shell)
+
+    def affordable(self, units: float, shell_gw: float) -> tuple[float, float]:
+        """Scale an order down to what cash, the lenders' limit and a share issue can pay for.
+
+        Firms invest out of internal funds, credit and new equity (Fazzari, Hubbard and
+        Petersen 1988): a high market value lets a firm issue more, which is how a frenzy's
+        prices reach the building sites."""
+        hp, tech = self.model.params.hyperscalers, self.model.technology
+        cost = (units * 1e6 * tech.h100e_price_usd + shell_gw * 1e6 * hp.facility_cost_usd_per_kw) / 1e9
+        if cost <= 0:
+            return 0.0, 0.0
+        room = max(0.0, self.model.credit_limit * self.book_assets() - self.debt)
+        issue = self.model.params.labs.max_dilution_per_month * float(
+            self.model.capital_market.market_cap[self.firm]
+        )
+        budget = max(0.0, self.cash + room + issue - 0.5 * self.cash_buffer())
+        scale = min(1.0, budget / cost)
+        return units * scale, shell_gw * scale
+
+    def place_order(self, units: float, shell_gw: float) -> None:
+        """Pay for accelerators and buildings now; they come online after the lead time."""
+        hp = self.model.params.hyperscalers
+        tech = self.model.technology
+        arrival = self.now + hp.build_lead_months
+        it_cost = units * 1e6 * tech.h100e_price_usd / 1e9
+        shell_cost = shell_gw * 1e6 * hp.facility_cost_usd_per_kw / 1e9
+        if units > 0:
+            self.kw_per_unit[arrival] = tech.h100e_power_kw
+            self.units[arrival] += units
+            self.book[arrival] += it_cost
+            self.monthly_depreciation[arrival] += it_cost / self.life_months
+            self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
+        if shell_gw > 0:
+            self.shell_pipeline[arrival] += shell_gw
+            self.shell_book += shell_cost
+            self.model.ledger.pay_out("hyperscalers", self.index, "construction", shell_cost)
+        self.capex_usd_bn = it_cost + shell_cost
+
+    def pay_dividend_or_repay(self) -> None:
+        hp = self.model.params.hyperscalers
+        surplus = self.cash - self.cash_buffer()
+        if surplus <= 0:
+            return
+        market = self.model.capital_market
+        repay = min(surplus, market.debt[self.firm] * 0.02)
+        market.repay(self.firm, repay)
+        market.pay_dividend(self.firm, hp.dividend_payout_share * (surplus - repay))
+
+    def raise_funds(self) -> None:
+        """Borrow up to the lenders' limit, then sell shares for the rest of the gap."""
+        gap = self.cash_buffer() - self.cash
+        if gap <= 0:
+            return
+        market = self.model.capital_market
+        room = self.model.credit_limit * self.book_assets() - self.debt
+        loan = min(gap, max(room, 0.0))
+        market.borrow(self.firm, loan)
+        market.request_equity(
+            self.firm, gap - loan, self.model.params.labs.max_dilution_per_month
+        )
+
+    # ---- views -----------------------------------------------------------------------
+    @property
+    def cash(self) -> float:
+        return float(self.model.ledger.cash["hyperscalers"][self.index])
+
+    @property
+    def debt(self) -> float:
+        return float(self.model.capital_market.debt[self.firm])
+
+    @property
+    def online_units_mn(self) -> float:
+        return float(self.units[: self.now + 1].sum())
+
+    @property
+    def power_in_use_gw(self) -> float:
+        sl = slice(0, self.now + 1)
+        return float((self.units[sl] * self.kw_per_unit[sl]).sum())  # mn units * kW = GW
+
+    def committed_power_gw(self) -> float:
+        return float((self.units * self.kw_per_unit).sum())
+
+    def cash_buffer(self) -> float:
+        hp = self.model.params.hyperscalers
+        return hp.cash_buffer_months * (self.running_costs_usd_bn + self.capex_usd_bn)
+
+    def book_assets(self) -> float:
+        return float(self.book.sum()) + self.shell_book + max(self.cash, 0.0)
+
+    def valuation_premium(self) -> float:
+        """Tobin's q relative to the q a fundamentalist market would set: market / fundamental value.
+
+        A firm always earning rents has q above 1; only the excess of its market value over
+        what its cash flows justify tells it that capital is cheap *now*."""
+        market = self.model.capital_market
+        return float(market.market_cap[self.firm]) / max(self.fundamental_value(), 1e-9)
+
+    def fundamental_value(self) -> float:
+        """Revenue is expected to keep its recent growth (capped) for the projection years."""
+        ip = self.model.params.investors
+        revenue = 12.0 * self.revenue_ema_usd_bn
+        growth = min(math.expm1(12.0 * self.revenue_growth), ip.max_expected_growth_per_yr)
+        return self.model.valuation(
+            self.book_assets() - self.debt, self.cash - self.debt,
+            revenue, revenue * (1.0 + growth) ** ip.growth_fade_years,
+            self.model.params.investors.hyperscaler_margin,
+            self.model.params.investors.hyperscaler_floor_share,
+        )
+
+    def exit_market(self) -> None:
+        """A liquidated hyperscaler's fleet is sold out of the sector; it rents nothing more."""
+        self.alive = False
+        self.units[:] = 0.0
+        self.book[:] = 0.0
+        self.monthly_depreciation[:] = 0.0
+        self.shell_gw = 0.0
+        self.shell_book = 0.0
+        self.shell_pipeline[:] = 0.0

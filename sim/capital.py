@@ -1,0 +1,142 @@
+"""The capital market: shares and debt of every listed firm, who holds them, and defaults.
+
+Firms (labs first, then hyperscalers) are columns; investors are rows. Holdings and debt
+claims are conserved stocks: the column sums always equal shares outstanding and debt.
+Cash moves only through the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.ledger import Ledger
+
+
+@dataclass
+class DefaultRecord:
+    month: int
+    firm: int
+    debt_usd_bn: float
+    loss_usd_bn: float
+
+
+class CapitalMarket:
+    def __init__(self, ledger: Ledger, n_investors: int, firm_groups: list[tuple[str, int]]):
+        # firm_groups[i] = (ledger group, index in that group) of firm column i
+        self.ledger = ledger
+        self.firm_groups = firm_groups
+        n_firms = len(firm_groups)
+        self.shares = np.ones(n_firms)  # bn shares outstanding
+        self.price = np.ones(n_firms)  # USD per share
+        self.debt = np.zeros(n_firms)  # USD bn owed
+        self.holdings = np.zeros((n_investors, n_firms))  # bn shares
+        self.debt_claims = np.zeros((n_investors, n_firms))  # USD bn
+        self.pending_issue = np.zeros(n_firms)  # bn new shares to sell at next clearing
+        self.dividends_per_share = np.zeros(n_firms)  # USD paid since the last clearing
+        self.listed = np.ones(n_firms, dtype=bool)
+        self.defaults: list[DefaultRecord] = []
+        self.default_losses_month = 0.0  # USD bn written off by lenders this month
+
+    @property
+    def market_cap(self) -> np.ndarray:
+        return self.shares * self.price
+
+    def _firm_cash(self, firm: int) -> float:
+        group, idx = self.firm_groups[firm]
+        return float(self.ledger.cash[group][idx])
+
+    def list_firm(self, firm: int, value_usd_bn: float, owners_weight: np.ndarray) -> None:
+        """Give investors the firm's initial shares in proportion to owners_weight."""
+        self.shares[firm] = value_usd_bn  # price 1 USD per share at listing
+        self.price[firm] = 1.0
+        self.holdings[:, firm] = value_usd_bn * owners_weight / owners_weight.sum()
+
+    def request_equity(self, firm: int, usd_bn: float, max_dilution: float) -> None:
+        """Queue new shares worth usd_bn at today's price, at most max_dilution of the float."""
+        if usd_bn <= 0 or not self.listed[firm]:
+            return
+        new = min(usd_bn / self.price[firm], max_dilution * self.shares[firm])
+        self.pending_issue[firm] = max(self.pending_issue[firm], new)
+
+    def lenders_weights(self) -> np.ndarray:
+        cash = np.maximum(self.ledger.cash["investors"], 0.0)
+        return cash / cash.sum()
+
+    def borrow(self, firm: int, usd_bn: float) -> None:
+        """Investors lend pro rata to their cash (a bond issue placed with the market)."""
+        if usd_bn <= 0:
+            return
+        usd_bn = min(usd_bn, 0.5 * float(self.ledger.cash["investors"].sum()))
+        lent = usd_bn * self.lenders_weights()
+        group, idx = self.firm_groups[firm]
+        self.ledger.transfer("investors", np.arange(lent.size), group, idx, lent, "loans")
+        self.debt_claims[:, firm] += lent
+        self.debt[firm] += usd_bn
+
+    def repay(self, firm: int, usd_bn: float) -> None:
+        usd_bn = min(usd_bn, self.debt[firm])
+        if usd_bn <= 0:
+            return
+        share = self.debt_claims[:, firm] / self.debt[firm]
+        group, idx = self.firm_groups[firm]
+        self.ledger.transfer(group, idx, "investors", np.arange(share.size), usd_bn * share,
+                             "repayments")
+        self.debt_claims[:, firm] -= usd_bn * share
+        self.debt[firm] -= usd_bn
+
+    def pay_interest(self, firm: int, rate_per_month: float) -> float:
+        """Interest to debt holders pro rata; returns what was paid."""
+        if self.debt[firm] <= 0:
+            return 0.0
+        paid = self.debt[firm] * rate_per_month
+        group, idx = self.firm_groups[firm]
+        amounts = paid * self.debt_claims[:, firm] / self.debt[firm]
+        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts,
+                             "interest")
+        return paid
+
+    def pay_dividend(self, firm: int, usd_bn: float) -> None:
+        if usd_bn <= 0:
+            return
+        group, idx = self.firm_groups[firm]
+        amounts = usd_bn * self.holdings[:, firm] / self.shares[firm]
+        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts,
+                             "dividends")
+        self.dividends_per_share[firm] += usd_bn / self.shares[firm]
+
+    def default(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> float:
+        """A firm that cannot pay is liquidated; returns the book value it loses.
+
+        Lenders first cover its overdraft (money really moves from them), then its assets
+        are sold outside the sector for recovery_rate of book value; the proceeds repay
+        lenders, who write off the rest; anything left goes to shareholders and the firm
+        is delisted.
+        """
+        group, idx = self.firm_groups[firm]
+        overdraft = max(0.0, -self._firm_cash(firm))
+        if overdraft > 0:
+            self.borrow(firm, overdraft)
+        proceeds = recovery_rate * max(assets_usd_bn, 0.0)
+        self.ledger.receive("asset_sales", group, idx, proceeds)
+        owed = float(self.debt[firm])
+        self.repay(firm, min(owed, self._firm_cash(firm)))
+        loss = float(self.debt[firm])
+        self.debt_claims[:, firm] = 0.0
+        self.debt[firm] = 0.0
+        self.default_losses_month += loss
+        self.defaults.append(DefaultRecord(month, firm, owed, loss))
+        self.pay_dividend(firm, self._firm_cash(firm))
+        self.listed[firm] = False
+        self.price[firm] = 0.0
+        self.holdings[:, firm] = 0.0
+        self.pending_issue[firm] = 0.0
+        return max(assets_usd_bn, 0.0) - proceeds
+
+    def check_stocks(self) -> float:
+        """Largest relative gap between claims held and claims outstanding (should be ~0)."""
+        share_gap = np.abs(self.holdings.sum(axis=0) - np.where(self.listed, self.shares, 0))
+        debt_gap = np.abs(self.debt_claims.sum(axis=0) - self.debt)
+        scale = max(1.0, float(self.shares.max()), float(self.debt.max()))
+        return float(max(share_gap.max(), debt_gap.max()) / scale)

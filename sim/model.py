@@ -1,0 +1,306 @@
+"""SurgeModel: the monthly loop that orders the agents' phases and records the books."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.agents.adopter import AdopterPool
+from sim.agents.government import Government
+from sim.agents.hyperscaler import Hyperscaler
+from sim.agents.investor import InvestorPool
+from sim.agents.lab import Lab
+from sim.capital import CapitalMarket
+from sim.compute_market import ComputeMarket
+from sim.ledger import Ledger
+from sim.metrics import COLUMNS, month_metrics
+from sim.networks import adjacency, contract_graph, small_world
+from sim.params import Params, load_scenario
+from sim.rules.finance import credit_limit, fundamental_value
+from sim.rules.markets import expert_token_price
+from sim.technology import H100_PEAK_FLOP_PER_S, HOURS_PER_MONTH, SECONDS_PER_HOUR, Technology
+
+
+class SurgeModel(mesa.Model):
+    """One scenario, one seed: labs, hyperscalers, investors, adopters and a government.
+
+    Keyword arguments: `scenario` (a name in scenarios/ or a TOML path), or `params` (a
+    Params object), plus any parameter by its flat name as an override, e.g.
+    ``SurgeModel(scenario="baseline", n_adopters=1000, rng=7)``. That keeps the model usable
+    with mesa.batch_run, which passes parameters as keywords.
+    """
+
+    def __init__(
+        self,
+        scenario: str = "baseline",
+        *,
+        params: Params | None = None,
+        rng=None,
+        seed=None,
+        **overrides,
+    ):
+        if rng is None and seed is not None:
+            rng, seed = seed, None
+        super().__init__(rng=rng)
+        base = params if params is not None else load_scenario(scenario)
+        self.params = base.with_overrides(overrides) if overrides else base
+        p = self.params
+        self.month = 0
+        self.start = pd.Period(p.run.start_month, freq="M").to_timestamp()
+        self.safe_rate = p.investors.safe_rate_per_yr
+        self.chartist_equity_cap = p.investors.max_equity_share
+        self.credit_limit = p.credit.leverage_base
+        self.bail_out_failing_firms = False
+        self.technology = Technology(p, self.rng)
+        self.expert_token_price_usd = p.capability.expert_token_price_usd
+        self.fab_capacity_mn = p.hyperscalers.fab_supply_start_h100e_mn_per_month
+        self.stranded_capital_usd_bn = 0.0
+        self._build_population()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in COLUMNS}
+        )
+        self.metrics: dict[str, float] = {}
+
+    # ---- construction ------------------------------------------------------------------
+    def _build_population(self) -> None:
+        p = self.params
+        n_labs = p.labs.n_closed_labs + p.labs.n_open_labs
+        n_hyp = p.hyperscalers.n_hyperscalers
+        self.ledger = Ledger(
+            {"investors": p.run.n_investors, "labs": n_labs, "hyperscalers": n_hyp}
+        )
+        firm_groups = [("labs", i) for i in range(n_labs)] + [
+            ("hyperscalers", k) for k in range(n_hyp)
+        ]
+        self.capital_market = CapitalMarket(self.ledger, p.run.n_investors, firm_groups)
+        self.government = Government(self)
+        start_flop = p.labs.frontier_compute_start_flop
+        for i in range(n_labs):
+            open_weights = i >= p.labs.n_closed_labs
+            scale = p.labs.open_lab_compute_share if open_weights else 1.0
+            lab = Lab(self, i, i, open_weights, start_flop * scale * self.rng.uniform(0.5, 1.0))
+            lab.name = f"{'open' if open_weights else 'closed'}_lab_{i}"
+        per_hyp = p.hyperscalers.capacity_start_h100e_mn / n_hyp
+        for k in range(n_hyp):
+            h = Hyperscaler(self, k, n_labs + k, k % p.hyperscalers.n_regions, per_hyp)
+            h.name = f"hyperscaler_{k}"
+        self.firms = [*self.labs, *self.hyperscalers]
+        self.node_index = {f.name: (f.index) for f in self.firms}
+        self.compute_market = ComputeMarket(
+            self,
+            contract_graph(
+                [lab.name for lab in self.labs],
+                [h.name for h in self.hyperscalers],
+                p.hyperscalers.contracts_per_lab,
+                self.rng,
+            ),
+        )
+        self.adopter_graph = small_world(
+            p.run.n_adopters, p.adopters.social_degree, p.adopters.social_rewiring, self.rng
+        )
+        self.adopter_pool = AdopterPool(self, adjacency(self.adopter_graph))
+        self.investor_graph = small_world(
+            p.run.n_investors, p.investors.investor_degree, 0.1, self.rng
+        )
+        self.investor_pool = InvestorPool(self, adjacency(self.investor_graph))
+        self._endow()
+
+    def _endow(self) -> None:
+        """Opening balances: cash for firms and investors; every firm listed at its fundamental
+        value, its shares held pro rata to investors' wealth, so the run starts without a
+        mispricing to correct."""
+        p, market = self.params, self.capital_market
+        owners = self.investor_pool.initial_share
+        for lab in self.labs:
+            self.ledger.cash["labs"][lab.index] = p.labs.lab_cash_start_usd_bn
+        for h in self.hyperscalers:
+            self.ledger.cash["hyperscalers"][h.index] = p.hyperscalers.hyperscaler_cash_start_usd_bn
+        for firm in self.firms:
+            market.list_firm(firm.firm, firm.fundamental_value(), owners)
+        equity = float(market.market_cap.sum())
+        self.ledger.cash["investors"][:] = (p.investors.investor_wealth_start_usd_bn - equity) * owners
+        self.ledger.open_books()
+        self.investor_pool.last_value = market.price.copy()
+
+    # ---- the month -----------------------------------------------------------------------
+    def step(self) -> None:
+        self.begin_month()
+        self.labs.do("plan")
+        self.hyperscalers.do("plan")
+        self.adopter_pool.step()
+        self.compute_market.clear()
+        self.labs.do("settle")
+        self.hyperscalers.do("settle")
+        self.hyperscalers.do("plan_orders")
+        self.fill_capacity_orders()
+        self.hyperscalers.do("finance")
+        self.investor_pool.step()
+        self.government.step()
+        self.resolve_defaults()
+        self.close_books()
+        self.datacollector.collect(self)
+
+    def begin_month(self) -> None:
+        """Technology advances on last month's research spending; lenders reset their limit."""
+        self.month = self.steps - 1
+        self.government.reset_month()
+        research = sum(lab.rd_spend_usd_bn for lab in self.labs if lab.alive)
+        self.technology.advance(self.month, max(research, 1e-6))
+        self.update_credit_limit()
+
+    def update_credit_limit(self) -> None:
+        cp, market = self.params.credit, self.capital_market
+        history = self.government.value_history
+        past = history[-13] if len(history) >= 13 else (history[0] if history else 0.0)
+        now = history[-1] if history else 0.0
+        log_return = math.log(now / past) if past > 0 and now > 0 else 0.0
+        debt = max(float(market.debt.sum()), 1e-9)
+        self.credit_limit = credit_limit(
+            cp.leverage_base, cp.leverage_min, cp.leverage_max, log_return,
+            cp.credit_procyclicality, market.default_losses_month / debt,
+            cp.credit_loss_sensitivity,
+        )
+        market.default_losses_month = 0.0
+
+    def fill_capacity_orders(self) -> None:
+        """Fabs and grids ration this month's orders pro rata; fabs expand while sold out."""
+        hp, gp = self.params.hyperscalers, self.params.government
+        alive = [h for h in self.hyperscalers if h.alive]
+        fab = self.fab_capacity_mn * gp.export_limit_share
+        asked = sum(h.order_units for h in alive)
+        unit_share = min(1.0, fab / asked) if asked > 0 else 1.0
+        grid = (
+            hp.grid_gw_per_month_per_region * gp.permitting_multiple
+            * (1.0 + hp.grid_growth_per_yr) ** (self.month / 12.0)
+        )
+        for region in range(hp.n_regions):
+            members = [h for h in alive if h.region == region]
+            wanted = sum(h.order_shell_gw for h in members)
+            shell_share = min(1.0, grid / wanted) if wanted > 0 else 1.0
+            for h in members:
+                h.place_order(h.order_units * unit_share, h.order_shell_gw * shell_share)
+        if asked >= 0.9 * fab:
+            self.fab_capacity_mn *= (1.0 + hp.fab_expansion_per_yr) ** (1.0 / 12.0)
+
+    def resolve_defaults(self) -> None:
+        """Firms left with negative cash are bailed out (if the state does that) or liquidated."""
+        for firm in self.firms:
+            if not firm.alive or firm.cash >= 0:
+                continue
+            group, idx = self.capital_market.firm_groups[firm.firm]
+            if self.bail_out_failing_firms:
+                need = -firm.cash
+                self.ledger.receive("bailouts", group, idx, need)
+                self.government.bailouts_usd_bn += need
+                continue
+            loss = self.capital_market.default(
+                firm.firm, self.month, self.params.credit.recovery_rate, firm.book_assets()
+            )
+            firm.exit_market()
+            self.stranded_capital_usd_bn += loss
+
+    def close_books(self) -> None:
+        flows = self.ledger.close_month()
+        self.metrics = month_metrics(self, flows)
+
+    # ---- what agents ask of the model ------------------------------------------------------
+    @property
+    def labs(self) -> mesa.agent.AgentSet:
+        return self.agents_by_type[Lab]
+
+    @property
+    def hyperscalers(self) -> mesa.agent.AgentSet:
+        return self.agents_by_type[Hyperscaler]
+
+    @property
+    def date(self) -> pd.Timestamp:
+        return self.start + pd.DateOffset(months=self.month)
+
+    @property
+    def inference_flop_per_hour(self) -> float:
+        return H100_PEAK_FLOP_PER_S * SECONDS_PER_HOUR * self.params.labs.inference_utilisation
+
+    def marginal_cost_per_hour(self) -> float:
+        """Energy plus operations for one H100e-hour of this month's hardware."""
+        hp = self.params.hyperscalers
+        energy = self.technology.h100e_power_kw / 1e3 * hp.energy_price_usd_per_mwh
+        return energy + hp.operations_cost_usd_per_h100e_hour
+
+    def reference_rent(self) -> float:
+        """Rent that recovers the cost of a new unit at target utilisation."""
+        hp = self.params.hyperscalers
+        unit_cost = (
+            self.technology.h100e_price_usd
+            + self.technology.h100e_power_kw * hp.facility_cost_usd_per_kw
+        )
+        recovery = unit_cost * hp.rent_capital_recovery_per_yr / (HOURS_PER_MONTH * 12.0)
+        return recovery / hp.target_utilisation + self.marginal_cost_per_hour()
+
+    def legacy_hours_per_month(self) -> float:
+        """Non-AI cloud and internal workloads: a steadily growing budget at normal rents.
+
+        Cheaper hardware lets the same budget buy more hours, but a glut's low rents do not
+        create non-AI demand."""
+        hp = self.params.hyperscalers
+        growth = (1.0 + hp.legacy_spend_growth_per_yr) ** (self.month / 12.0)
+        spend = hp.legacy_spend_start_usd_bn_per_yr * growth * 1e9 / 12.0
+        return spend / self.reference_rent()
+
+    def offers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each lab's capability and the price per token an adopter pays (after subsidy)."""
+        subsidy = self.params.government.adoption_subsidy_share
+        capability = np.array([lab.capability if lab.alive else -1.0 for lab in self.labs])
+        price = np.array([lab.price_usd_per_mtok for lab in self.labs]) / 1e6 * (1 - subsidy)
+        return capability, price
+
+    def set_addressable_markets(self, usd_bn_per_yr: np.ndarray) -> None:
+        alive = sum(lab.alive for lab in self.labs)
+        for lab in self.labs:
+            lab.addressable_usd_bn_per_yr = float(usd_bn_per_yr[lab.index]) / max(alive, 1)
+
+    def set_token_orders(self, tokens_per_lab: np.ndarray) -> None:
+        for lab in self.labs:
+            lab.tokens_demanded = float(tokens_per_lab[lab.index])
+
+    def buy_expert_tokens(self, spend_usd_bn: float) -> float:
+        cp = self.params.capability
+        self.expert_token_price_usd = expert_token_price(
+            spend_usd_bn * 1e9,
+            cp.expert_token_price_usd,
+            cp.expert_tokens_per_month,
+            cp.expert_supply_elasticity,
+        )
+        return spend_usd_bn * 1e9 / self.expert_token_price_usd
+
+    def valuation(
+        self, net_assets, net_cash, revenue_per_yr, target_revenue_per_yr, margin, floor_share
+    ) -> float:
+        ip = self.params.investors
+        return fundamental_value(
+            net_assets, net_cash, revenue_per_yr, target_revenue_per_yr,
+            margin, ip.discount_rate_per_yr, ip.long_run_growth_per_yr, ip.growth_fade_years,
+            floor_share,
+        )
+
+    def run(self, progress=None) -> pd.DataFrame:
+        """Run to the horizon and return the monthly table."""
+        for _ in range(self.params.run.months):
+            self.step()
+            if progress is not None:
+                progress.update(1)
+        return self.table()
+
+    def table(self) -> pd.DataFrame:
+        frame = self.datacollector.get_model_vars_dataframe()
+        return frame.reset_index(drop=True)
+
+
+def _reporter(name: str):
+    def report(model: SurgeModel):
+        return model.metrics[name]
+
+    report.__name__ = name
+    return report

@@ -1,0 +1,66 @@
+"""Adoption: Bass timing over a social network and the choice of a provider."""
+
+from __future__ import annotations
+
+import numpy as np
+
+NO_PROVIDER = -1
+
+
+def bass_adoption_probability(
+    neighbour_adopted_share: np.ndarray, innovation_per_yr: float, imitation_per_yr: float
+) -> np.ndarray:
+    """Monthly probability a ready non-adopter adopts (Bass 1969 on a network).
+
+    hazard = p + q * (adopted share of its neighbours), per year; monthly probability
+    1 - exp(-hazard / 12). Worked example: p = 0.03, q = 0.38, half the neighbours adopted:
+      hazard = 0.03 + 0.19 = 0.22/yr -> 1 - exp(-0.018333) = 0.018166 per month.
+    """
+    hazard = innovation_per_yr + imitation_per_yr * neighbour_adopted_share
+    return 1.0 - np.exp(-hazard / 12.0)
+
+
+def feasible_providers(
+    required_capability: np.ndarray,
+    value_per_task: np.ndarray,
+    tokens_per_task: np.ndarray,
+    budget_per_month: np.ndarray,
+    tasks_per_month: np.ndarray,
+    capability: np.ndarray,
+    price_usd_per_token: np.ndarray,
+    required_return: float,
+) -> np.ndarray:
+    """feasible[a, l]: lab l's model does adopter a's task, pays back, and fits its budget.
+
+    A task needs capability >= its requirement; its token cost must be below value /
+    required return; the month's bill (tasks * cost) must fit the budget.
+    Worked example: requirement 60, value 20 USD, 1e5 tokens, budget 500 USD/month, 40
+    tasks; a lab at 65 charging 2 USD/Mtok -> cost 0.20 USD/task, 8 USD/month: feasible.
+    At 150 USD/Mtok the cost is 15 USD/task: 15 * 1.2 = 18 <= 20 pays back, but the bill
+    40 * 15 = 600 USD exceeds the 500 budget: infeasible.
+    """
+    cost = tokens_per_task[:, None] * price_usd_per_token[None, :]
+    return (
+        (capability[None, :] >= required_capability[:, None])
+        & (cost * required_return <= value_per_task[:, None])
+        & (cost * tasks_per_month[:, None] <= budget_per_month[:, None])
+    )
+
+
+def choose_provider(
+    feasible: np.ndarray, capability: np.ndarray, price: np.ndarray, good_enough: bool
+) -> np.ndarray:
+    """Index of each adopter's chosen lab, or NO_PROVIDER if none is feasible.
+
+    Winner-takes-all: the most capable feasible model (ties to the cheaper).
+    Good-enough: the cheapest feasible model (ties to the more capable).
+    Worked example: feasible [T, T, F], capability [80, 70, 90], price [5, 1, 0.5]:
+    winner-takes-all picks lab 0; good-enough picks lab 1.
+    """
+    if good_enough:
+        score = -price + 1e-9 * capability
+    else:
+        score = capability - 1e-9 * price
+    masked = np.where(feasible, score[None, :], -np.inf)
+    choice = np.argmax(masked, axis=1)
+    return np.where(feasible.any(axis=1), choice, NO_PROVIDER)
