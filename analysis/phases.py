@@ -11,7 +11,8 @@ The five phases (Carlota Perez, *Technological Revolutions and Financial Capital
 * ``irruption``: the new technology appears; valuations track fundamentals.
 * ``frenzy``: financial capital runs ahead of production capital; market value far
   above what cash flows justify.
-* ``turning_point``: the crash, from the peak of market value to its trough.
+* ``turning_point``: the crash and the slump after it, from the peak of market value
+  until market value leaves the neighbourhood of its post-crash low for good.
 * ``synergy``: deployment; adoption spreads through the economy.
 * ``maturity``: adoption saturates and stops growing.
 
@@ -68,6 +69,10 @@ class PhaseRules:
     # Minimum peak-to-trough fall of market value (share of the peak, 0-1) for a crash,
     # i.e. a turning point: 0.35 means market value lost at least 35%.
     crash_drawdown: float = 0.35
+    # The turning point lasts while market value is still within this share (0-1) above
+    # its post-crash low: a slump that bumps along the bottom is part of it; it ends with
+    # the last month in that band before market value regains the peak.
+    trough_band: float = 0.15
     # Without a crash, synergy starts in the first month adoption_share reaches this
     # fraction (0-1) of its maximum over the run ("take-off").
     takeoff_fraction: float = 0.1
@@ -91,6 +96,8 @@ class PhaseRules:
             raise ValueError("min_frenzy_months and smoothing_window_months must be >= 1")
         if self.peak_search_months < 0:
             raise ValueError("peak_search_months must be >= 0")
+        if not 0.0 <= self.trough_band < 1.0:
+            raise ValueError(f"trough_band must be in [0, 1), got {self.trough_band}")
         for name in ("crash_drawdown", "takeoff_fraction", "maturity_fraction"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -167,14 +174,18 @@ def smoothed_ratio(table: pd.DataFrame, window: int = 3) -> pd.Series:
 # --------------------------------------------------------------------------------------
 
 
-def _trough_after(market: np.ndarray, peak: int) -> tuple[int, float] | None:
-    """Trough after ``peak`` and the drawdown 1 - trough/peak, or None if there is no fall.
+def _trough_after(
+    market: np.ndarray, peak: int, band: float = 0.0
+) -> tuple[int, float] | None:
+    """End of the slump after ``peak`` and the drawdown 1 - low/peak, or None if no fall.
 
-    The trough is the minimum market value after the peak and before market value first
+    The low is the minimum market value after the peak and before market value first
     regains the peak level (or the end of the run), so a later, unrelated slump is never
-    attributed to this peak. Example: values [10, 6, 4, 7, 11, 2] with peak at row 0:
-    row 4 (11 >= 10) regains the peak, so the search covers rows 1-3, trough = row 2
-    (value 4), drawdown = 1 - 4/10 = 0.6; the 2 in row 5 belongs to a later cycle.
+    attributed to this peak. The slump ends with the last month in that window whose value
+    is within ``band`` of the low. Example: values [10, 6, 4, 4.4, 7, 11, 2] with peak at
+    row 0 and band 0.15: row 5 (11 >= 10) regains the peak, so the search covers rows 1-4;
+    low = row 2 (value 4), drawdown = 1 - 4/10 = 0.6; rows within 4 * 1.15 = 4.6 are 2 and
+    3, so the slump ends at row 3; the 2 in row 6 belongs to a later cycle.
     """
     level = market[peak]
     if not level > 0:
@@ -184,9 +195,10 @@ def _trough_after(market: np.ndarray, peak: int) -> tuple[int, float] | None:
     stop = len(after) if regained is None else regained
     if stop == 0:  # the next month is already at or above the peak: no fall at all
         return None
-    offset = int(np.argmin(np.where(np.isnan(after[:stop]), np.inf, after[:stop])))
-    trough = peak + 1 + offset
-    return trough, float(1.0 - market[trough] / level)
+    window = np.where(np.isnan(after[:stop]), np.inf, after[:stop])
+    low = float(window.min())
+    end = int(np.flatnonzero(window <= low * (1.0 + band))[-1])
+    return peak + 1 + end, float(1.0 - low / level)
 
 
 def _largest_drawdown_peak(market: np.ndarray) -> int | None:
@@ -282,7 +294,7 @@ def detect_segments(table: pd.DataFrame, rules: PhaseRules | None = None) -> Seg
         peak = _largest_drawdown_peak(market)
     turning_point = None
     if peak is not None:
-        fall = _trough_after(market, peak)
+        fall = _trough_after(market, peak, rules.trough_band)
         if fall is not None and fall[1] >= rules.crash_drawdown:
             turning_point = (peak + 1, fall[0])
 

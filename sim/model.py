@@ -83,9 +83,9 @@ class SurgeModel(mesa.Model):
             scale = p.labs.open_lab_compute_share if open_weights else 1.0
             lab = Lab(self, i, i, open_weights, start_flop * scale * self.rng.uniform(0.5, 1.0))
             lab.name = f"{'open' if open_weights else 'closed'}_lab_{i}"
-        per_hyp = p.hyperscalers.capacity_start_h100e_mn / n_hyp
+        capacity, growth = self.opening_capacity()
         for k in range(n_hyp):
-            h = Hyperscaler(self, k, n_labs + k, k % p.hyperscalers.n_regions, per_hyp)
+            h = Hyperscaler(self, k, n_labs + k, k % p.hyperscalers.n_regions, capacity / n_hyp, growth)
             h.name = f"hyperscaler_{k}"
         self.firms = [*self.labs, *self.hyperscalers]
         self.node_index = {f.name: (f.index) for f in self.firms}
@@ -107,6 +107,19 @@ class SurgeModel(mesa.Model):
         )
         self.investor_pool = InvestorPool(self, adjacency(self.investor_graph))
         self._endow()
+
+    def opening_capacity(self) -> tuple[float, float]:
+        """The fleet (mn H100e) and its growth (1/yr) that serve non-AI demand at target use.
+
+        Starting in balance keeps the first years free of an artificial shortage or glut:
+        demand in capacity units grows with the non-AI budget and with the fall in the rent
+        of a new unit as hardware improves."""
+        hp = self.params.hyperscalers
+        hours_now = self.legacy_hours_per_month()
+        year_on = self.technology.log_hardware + 12 * self.technology.hardware_step()
+        rent_later = self.reference_rent(log_hardware=year_on)
+        growth = (1 + hp.legacy_spend_growth_per_yr) * self.reference_rent() / rent_later - 1
+        return hours_now / HOURS_PER_MONTH / 1e6 / hp.target_utilisation, growth
 
     def _endow(self) -> None:
         """Opening balances: cash for firms and investors; every firm listed at its fundamental
@@ -166,12 +179,15 @@ class SurgeModel(mesa.Model):
         market.default_losses_month = 0.0
 
     def fill_capacity_orders(self) -> None:
-        """Fabs and grids ration this month's orders pro rata; fabs expand while sold out."""
+        """Fabs ship against the order backlog pro rata; grids connect new buildings pro rata.
+
+        Fab capacity expands while a backlog builds up, at full speed once the backlog is a
+        half-year of output; orders placed in a boom keep arriving after it."""
         hp, gp = self.params.hyperscalers, self.params.government
         alive = [h for h in self.hyperscalers if h.alive]
-        fab = self.fab_capacity_mn * gp.export_limit_share
-        asked = sum(h.order_units for h in alive)
-        unit_share = min(1.0, fab / asked) if asked > 0 else 1.0
+        backlog = sum(h.backlog_units for h in alive)
+        output = self.fab_capacity_mn * gp.export_limit_share
+        shipped_share = min(1.0, output / backlog) if backlog > 0 else 0.0
         grid = (
             hp.grid_gw_per_month_per_region * gp.permitting_multiple
             * (1.0 + hp.grid_growth_per_yr) ** (self.month / 12.0)
@@ -179,11 +195,13 @@ class SurgeModel(mesa.Model):
         for region in range(hp.n_regions):
             members = [h for h in alive if h.region == region]
             wanted = sum(h.order_shell_gw for h in members)
-            shell_share = min(1.0, grid / wanted) if wanted > 0 else 1.0
+            connected_share = min(1.0, grid / wanted) if wanted > 0 else 1.0
             for h in members:
-                h.place_order(h.order_units * unit_share, h.order_shell_gw * shell_share)
-        if asked >= 0.9 * fab:
-            self.fab_capacity_mn *= (1.0 + hp.fab_expansion_per_yr) ** (1.0 / 12.0)
+                h.build_shells(h.order_shell_gw * connected_share)
+        for h in alive:
+            h.take_delivery(h.backlog_units * shipped_share)
+        pressure = min(1.0, backlog / max(6.0 * output, 1e-12))
+        self.fab_capacity_mn *= (1.0 + hp.fab_expansion_per_yr) ** (pressure / 12.0)
 
     def resolve_defaults(self) -> None:
         """Firms left with negative cash are bailed out (if the state does that) or liquidated."""
@@ -223,21 +241,21 @@ class SurgeModel(mesa.Model):
     def inference_flop_per_hour(self) -> float:
         return H100_PEAK_FLOP_PER_S * SECONDS_PER_HOUR * self.params.labs.inference_utilisation
 
-    def marginal_cost_per_hour(self) -> float:
+    def marginal_cost_per_hour(self, log_hardware: float | None = None) -> float:
         """Energy plus operations for one H100e-hour of this month's hardware."""
         hp = self.params.hyperscalers
-        energy = self.technology.h100e_power_kw / 1e3 * hp.energy_price_usd_per_mwh
+        energy = self.technology.h100e_power_kw_at(log_hardware) / 1e3 * hp.energy_price_usd_per_mwh
         return energy + hp.operations_cost_usd_per_h100e_hour
 
-    def reference_rent(self) -> float:
+    def reference_rent(self, log_hardware: float | None = None) -> float:
         """Rent that recovers the cost of a new unit at target utilisation."""
-        hp = self.params.hyperscalers
+        hp, tech = self.params.hyperscalers, self.technology
         unit_cost = (
-            self.technology.h100e_price_usd
-            + self.technology.h100e_power_kw * hp.facility_cost_usd_per_kw
+            tech.h100e_price_usd_at(log_hardware)
+            + tech.h100e_power_kw_at(log_hardware) * hp.facility_cost_usd_per_kw
         )
         recovery = unit_cost * hp.rent_capital_recovery_per_yr / (HOURS_PER_MONTH * 12.0)
-        return recovery / hp.target_utilisation + self.marginal_cost_per_hour()
+        return recovery / hp.target_utilisation + self.marginal_cost_per_hour(log_hardware)
 
     def legacy_hours_per_month(self) -> float:
         """Non-AI cloud and internal workloads: a steadily growing budget at normal rents.

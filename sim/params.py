@@ -169,7 +169,10 @@ class LabParams:
         1.4, 0.0, 20.0, "1/yr", "growth of the R&D spending a lab aims for (training cost growth)"
     )
     rd_share_of_value_per_yr: float = p(
-        0.25, 0.0, 10.0, "1/yr", "most a lab spends on R&D in a year, share of its market value"
+        0.1, 0.0, 10.0, "1/yr", "R&D a lab's fundamentals justify in a year, share of that value"
+    )
+    rd_valuation_elasticity: float = p(
+        1.5, 0.0, 5.0, "-", "R&D rises this % per % of market value above fundamental value"
     )
     min_runway_months: float = p(
         6.0, 1.0, 120.0, "months", "a lab never spends more per month than cash / this"
@@ -193,17 +196,11 @@ class LabParams:
 class HyperscalerParams:
     n_hyperscalers: int = p(4, 1, 50, "firms", "hyperscalers")
     n_regions: int = p(2, 1, 20, "regions", "grid regions hyperscalers are spread over")
-    capacity_start_h100e_mn: float = p(
-        1.6, 0.0, 1e4, "mn H100e", "installed accelerator capacity at the start"
-    )
-    capacity_growth_start_per_yr: float = p(
-        0.35, 0.0, 5.0, "1/yr", "growth of installed capacity before the run (seeds the pipeline)"
-    )
     legacy_spend_start_usd_bn_per_yr: float = p(
         100.0, 0.0, 1e5, "USD bn/yr", "non-AI cloud and internal workloads, at normal rents"
     )
     legacy_spend_growth_per_yr: float = p(
-        0.07, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity"
+        0.05, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity"
     )
     build_lead_months: int = p(20, 1, 120, "months", "order-to-online lead time")
     accelerator_life_years: float = p(5.5, 1.0, 20.0, "years", "useful life of accelerators")
@@ -232,16 +229,19 @@ class HyperscalerParams:
         1.0, 0.0, 20.0, "1/yr", "highest demand growth a capacity plan extrapolates"
     )
     tobin_q_sensitivity: float = p(
-        0.3, 0.0, 10.0, "-", "elasticity of planned capacity to market over fundamental value"
+        1.0, 0.0, 10.0, "-", "elasticity of planned capacity to market over fundamental value"
+    )
+    order_cancellation_per_month: float = p(
+        0.05, 0.0, 1.0, "share", "share of surplus accelerator orders cancelled each month"
     )
     capacity_adjustment_months: float = p(
-        12.0, 1.0, 120.0, "months", "months over which a capacity gap is ordered"
+        3.0, 1.0, 120.0, "months", "months over which a capacity gap is ordered"
     )
     fab_supply_start_h100e_mn_per_month: float = p(
         0.1, 1e-6, 1e4, "mn H100e/month", "accelerators the fabs can deliver at the start"
     )
     fab_expansion_per_yr: float = p(
-        0.9, 0.0, 10.0, "1/yr", "fab capacity growth while orders exhaust it"
+        1.5, 0.0, 10.0, "1/yr", "fab capacity growth while a half-year backlog of orders waits"
     )
     grid_gw_per_month_per_region: float = p(
         0.6, 0.0, 1e3, "GW/month", "data-centre power that can be connected per month, per region"
@@ -249,7 +249,7 @@ class HyperscalerParams:
     grid_growth_per_yr: float = p(
         0.08, 0.0, 5.0, "1/yr", "growth of the grid connection rate"
     )
-    hyperscaler_cash_start_usd_bn: float = p(40.0, 0.0, 1e5, "USD bn", "each one's cash at start")
+    hyperscaler_cash_start_usd_bn: float = p(12.0, 0.0, 1e5, "USD bn", "each one's cash at start")
     dividend_payout_share: float = p(
         0.5, 0.0, 1.0, "-", "share of positive cash flow above the buffer paid out monthly"
     )
@@ -322,7 +322,7 @@ class InvestorParams:
         0.04, -0.1, 0.5, "1/yr", "growth fundamentalists assume for a firm's cash flows"
     )
     max_expected_growth_per_yr: float = p(
-        0.15, 0.0, 10.0, "1/yr", "highest revenue growth a fundamentalist projects for a hyperscaler"
+        0.0, 0.0, 10.0, "1/yr", "highest revenue growth a fundamentalist projects for a hyperscaler"
     )
     growth_fade_years: int = p(
         5, 1, 50, "years", "years over which revenue is projected to reach its target"
@@ -341,7 +341,7 @@ class InvestorParams:
         0.6, 0.01, 0.99, "share", "most of its wealth an investor holds in AI equities"
     )
     fundamentalist_reversion: float = p(
-        0.5, 0.0, 10.0, "-", "kappa_f: demand elasticity to log(fundamental/price)"
+        1.0, 0.0, 10.0, "-", "kappa_f: demand elasticity to log(fundamental/price)"
     )
     chartist_trend_gain: float = p(
         2.2, 0.0, 50.0, "-", "kappa_c: demand multiplier per unit of monthly log trend"
@@ -352,16 +352,16 @@ class InvestorParams:
     )
     chartist_share_start: float = p(0.2, 0.0, 1.0, "share", "investors starting as chartists")
     switching_intensity: float = p(
-        40.0, 0.0, 1e4, "-", "Brock-Hommes beta: response to the fitness gap (per unit of monthly return)"
+        150.0, 0.0, 1e4, "-", "Brock-Hommes beta: response to the fitness gap (per unit of monthly return)"
     )
     herding_strength: float = p(
         0.6, 0.0, 20.0, "-", "Lux-Marchesi: response to the chartist share of neighbours"
     )
     chartist_predisposition: float = p(
-        -1.0, -20.0, 20.0, "-", "attraction of the chartist rule when neither performs better"
+        -0.3, -20.0, 20.0, "-", "attraction of the chartist rule when neither performs better"
     )
     switching_rate_per_yr: float = p(
-        1.0, 0.0, 120.0, "1/yr", "base rate at which investors reconsider their rule"
+        0.6, 0.0, 120.0, "1/yr", "base rate at which investors reconsider their rule"
     )
     reversion_horizon_months: float = p(
         12.0, 1.0, 240.0, "months", "months over which fundamentalists expect mispricing to close"

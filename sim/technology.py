@@ -27,12 +27,17 @@ class Technology:
         self.log_algorithm_gain = 0.0  # ln(efficiency / start): ideas already found
         self.breakthroughs = 0
 
+    def hardware_step(self) -> float:
+        """This month's growth of log price-performance."""
+        tp = self.tp
+        return hardware_log_growth(
+            self.log_hardware, tp.flop_per_usd_doubling_years, tp.hardware_plateau_multiple
+        )
+
     def advance(self, month: int, research_spend_usd_bn: float) -> None:
         """Move hardware and algorithms on by one month."""
         tp = self.tp
-        self.log_hardware += hardware_log_growth(
-            self.log_hardware, tp.flop_per_usd_doubling_years, tp.hardware_plateau_multiple
-        )
+        self.log_hardware += self.hardware_step()
         step = algorithmic_log_growth(
             self.log_algorithm_gain,
             12.0 * research_spend_usd_bn / tp.algo_reference_effort_usd_bn_per_yr,
@@ -62,10 +67,16 @@ class Technology:
     @property
     def h100e_price_usd(self) -> float:
         """IT cost of one H100-equivalent of FLOP/s bought this month."""
-        return self.tp.h100e_price_usd_start * math.exp(-self.log_hardware)
+        return self.h100e_price_usd_at()
 
     @property
     def h100e_power_kw(self) -> float:
-        return self.tp.h100e_power_kw_start * math.exp(
-            -self.tp.power_efficiency_elasticity * self.log_hardware
-        )
+        return self.h100e_power_kw_at()
+
+    def h100e_price_usd_at(self, log_hardware: float | None = None) -> float:
+        x = self.log_hardware if log_hardware is None else log_hardware
+        return self.tp.h100e_price_usd_start * math.exp(-x)
+
+    def h100e_power_kw_at(self, log_hardware: float | None = None) -> float:
+        x = self.log_hardware if log_hardware is None else log_hardware
+        return self.tp.h100e_power_kw_start * math.exp(-self.tp.power_efficiency_elasticity * x)

@@ -25,6 +25,11 @@ N_MONTHS = 180  # 15 years, 2015-01 .. 2029-12
 START = "2015-01-01"
 
 
+
+# The constructed series below end their crash at a sharp low; EXACT ends the turning point
+# at that low (no bottoming-out band) so lengths can be read straight off the construction.
+EXACT = PhaseRules(trough_band=0.0)
+
 def _logistic(t: np.ndarray, mid: float, ceiling: float = 0.8, scale: float = 10.0) -> np.ndarray:
     """Adoption S-curve: ceiling / (1 + exp(-(t - mid) / scale))."""
     return ceiling / (1.0 + np.exp(-(t - mid) / scale))
@@ -97,7 +102,7 @@ def _runs(labels: pd.Series) -> list[tuple[str, int, int]]:
 
 def test_bubble_phases_in_perez_order_with_constructed_lengths() -> None:
     table = bubble_table()
-    labels = label_phases(table)
+    labels = label_phases(table, EXACT)
 
     assert phases_in_order(labels)
     # Frenzy: the smoothed ratio equals R_t on the linear stretch (a 3-month centred mean of
@@ -117,7 +122,7 @@ def test_bubble_phases_in_perez_order_with_constructed_lengths() -> None:
         ("synergy", 91, 144),
         ("maturity", 145, 179),
     ]
-    seg = detect_segments(table)
+    seg = detect_segments(table, EXACT)
     # Bubble month: smoothed S_59 = R_59 = 1 + 35/18 = 2.9444, but S_60 is pulled down by
     # the crash, (R_59 + 3 + R_61) / 3 with R_61 = 3 * 0.98 * e^-0.02 = 2.882 -> 2.942.
     assert seg.bubble_month == 59
@@ -126,8 +131,8 @@ def test_bubble_phases_in_perez_order_with_constructed_lengths() -> None:
 
 def test_bubble_metrics_match_construction() -> None:
     table = bubble_table()
-    labels = label_phases(table)
-    metrics = bubble_metrics(table, labels)
+    labels = label_phases(table, EXACT)
+    metrics = bubble_metrics(table, labels, EXACT)
     # Peak of the smoothed ratio within the frenzy: S_59 = 1 + 35/18 = 53/18 = 2.9444.
     assert metrics["peak_valuation_to_fundamentals"] == pytest.approx(53.0 / 18.0)
     # M_90 = 0.4 * M_60 -> drawdown 1 - 0.4 = 0.6.
@@ -139,7 +144,7 @@ def test_bubble_metrics_match_construction() -> None:
 
 def test_bubble_phase_table_dates() -> None:
     table = bubble_table()
-    out = phase_table(table, label_phases(table))
+    out = phase_table(table, label_phases(table, EXACT))
     assert list(out.columns) == ["phase", "start", "end", "months"]
     assert list(out["phase"]) == list(PHASES)
     assert list(out["months"]) == [29, 32, 30, 54, 35]
@@ -151,6 +156,21 @@ def test_bubble_phase_table_dates() -> None:
     # Month 61 is 2020-02; month 90 is 2022-07.
     assert pd.Timestamp(crash["start"]) == pd.Timestamp("2020-02-01")
     assert pd.Timestamp(crash["end"]) == pd.Timestamp("2022-07-01")
+
+
+def test_turning_point_includes_the_bottoming_out_band() -> None:
+    """With the default 15% band the slump lasts until market value leaves 1.15x its low."""
+    table = bubble_table()
+    # Low M_90 = 0.4 * 3 * 100 e^1.2 = 398.42; band limit 1.15 * 398.42 = 458.18.
+    # Recovery M_t = F_t (r90 + (1 - r90)(t - 90)/24), r90 = 398.42 / (100 e^1.8) = 0.6586:
+    # M_91 = 617.2 * 0.6728 = 415.3, M_92 = 629.6 * 0.6870 = 432.5, M_93 = 642.3 * 0.7013
+    # = 450.4 (in the band), M_94 = 655.3 * 0.7155 = 468.9 (out of it) -> the turning point
+    # runs 61..93 = 33 months, and the drawdown is still measured at the low (0.6).
+    labels = label_phases(table)
+    assert _runs(labels)[2] == ("turning_point", 61, 93)
+    metrics = bubble_metrics(table, labels)
+    assert metrics["turning_point_months"] == 33
+    assert metrics["drawdown_share"] == pytest.approx(0.6)
 
 
 def test_labels_are_categorical_with_table_index() -> None:
@@ -237,10 +257,10 @@ def test_crash_without_frenzy_is_a_turning_point() -> None:
     market[61:81] = market[60] * (1.0 - 0.5 * (t[61:81] - 60.0) / 20.0)
     market[81:] = market[80] * np.exp(0.02 * (t[81:] - 80.0))
     table = _table(market, market.copy(), _logistic(t, mid=100.0))
-    labels = label_phases(table)
+    labels = label_phases(table, EXACT)
     runs = _runs(labels)
     assert runs[:3] == [("irruption", 0, 60), ("turning_point", 61, 80), ("synergy", 81, 144)]
-    assert bubble_metrics(table, labels)["drawdown_share"] == pytest.approx(0.5)
+    assert bubble_metrics(table, labels, EXACT)["drawdown_share"] == pytest.approx(0.5)
 
 
 def test_frenzy_with_mild_correction_has_no_turning_point() -> None:
@@ -284,7 +304,7 @@ def test_maturity_already_met_when_crash_ends_starts_right_after() -> None:
     # Midpoint 40: growth over 12 months falls below 0.02 around month 85 (45 months after
     # the midpoint, as 145 is after 100 above), before the crash ends at month 90.
     table["adoption_share"] = _logistic(t, mid=40.0)
-    labels = label_phases(table)
+    labels = label_phases(table, EXACT)
     assert _runs(labels)[-1] == ("maturity", 91, 179)
     assert "synergy" not in set(labels)
     assert not phases_in_order(labels)

@@ -15,7 +15,9 @@ from sim.technology import HOURS_PER_MONTH
 class Hyperscaler(mesa.Agent):
     """Capacity is held by vintage (arrival month): units, power and book value per vintage."""
 
-    def __init__(self, model, index: int, firm: int, region: int, capacity_mn: float):
+    def __init__(
+        self, model, index: int, firm: int, region: int, capacity_mn: float, growth: float
+    ):
         super().__init__(model)
         hp = model.params.hyperscalers
         self.index, self.firm, self.region = index, firm, region
@@ -28,7 +30,7 @@ class Hyperscaler(mesa.Agent):
         self.book = np.zeros(size)  # USD bn book value of each vintage's IT
         self.monthly_depreciation = np.zeros(size)
         self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
-        self._seed_installed_base(capacity_mn)
+        self._seed_installed_base(capacity_mn, growth)
         self.shell_gw = self.committed_power_gw() / hp.target_utilisation
         self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
         self.shell_book = self.shell_gw * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
@@ -40,22 +42,26 @@ class Hyperscaler(mesa.Agent):
         self.expected_utilisation = self.utilisation
         self.revenue_usd_bn = self.hours_sold * self.rent / 1e9
         self.revenue_ema_usd_bn = self.revenue_usd_bn
-        self.revenue_growth = 0.0
+        self.revenue_growth = math.log1p(hp.legacy_spend_growth_per_yr) / 12.0
         self.capex_usd_bn = 0.0
+        self.running_costs_usd_bn = 0.0
+        self.interest_usd_bn = 0.0
+        self.depreciation_usd_bn = 0.0
+        self.earnings_usd_bn = 0.0
         self.writedowns_usd_bn = 0.0
-        self.order_units = 0.0
+        self.backlog_units = 0.0  # mn H100e ordered from the fabs, not yet shipped
         self.order_shell_gw = 0.0
         self.energy_mwh = 0.0
 
-    def _seed_installed_base(self, capacity_mn: float) -> None:
+    def _seed_installed_base(self, capacity_mn: float, growth: float) -> None:
         """Fill past vintages and the order pipeline as steady growth would have left them.
 
-        Additions grew at capacity_growth_start_per_yr, so vintage sizes fall geometrically
+        Additions grew at `growth` a year, so vintage sizes fall geometrically
         with age; each is booked at today's unit cost and power and depreciated by age, so
         the opening books hold no hidden impairment."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
         lead = hp.build_lead_months
-        monthly = (1.0 + hp.capacity_growth_start_per_yr) ** (1.0 / 12.0)
+        monthly = (1.0 + growth) ** (1.0 / 12.0)
         ages = np.arange(-lead, self.life_months)
         weights = monthly ** (-ages.astype(float))
         weights *= capacity_mn / weights[ages >= 0].sum()
@@ -89,8 +95,9 @@ class Hyperscaler(mesa.Agent):
     def plan_orders(self) -> None:
         if not self.alive:
             return
+        self.capex_usd_bn = 0.0
         self.update_demand_outlook()
-        self.order_units, self.order_shell_gw = self.capacity_request()
+        self.plan_orders_and_buildings()
 
     def finance(self) -> None:
         if not self.alive:
@@ -206,8 +213,9 @@ class Hyperscaler(mesa.Agent):
         self.hours_asked = max(self.model.compute_market.asked_hours(self.index), 1.0)
         self.demand_growth += (growth - self.demand_growth) / hp.demand_growth_memory_months
 
-    def capacity_request(self) -> tuple[float, float]:
-        """Units (mn H100e) and new buildings (GW) wanted this month (Tobin's q tilts the plan)."""
+    def plan_orders_and_buildings(self) -> None:
+        """Order accelerators for the capacity the plan lacks (or cancel some of the backlog),
+        and buildings for the power the fleet on order will draw (Tobin's q tilts the plan)."""
         hp = self.model.params.hyperscalers
         growth = min(math.expm1(12.0 * self.demand_growth), hp.max_extrapolated_growth_per_yr)
         target = planned_capacity(
@@ -220,50 +228,66 @@ class Hyperscaler(mesa.Agent):
         )
         lead = hp.build_lead_months
         retiring = self.units[self.now - self.life_months + 1 : self.now - self.life_months + lead]
-        have = self.units[: self.now + lead + 1].sum() - retiring.sum()
-        units = max(0.0, target - have) / hp.capacity_adjustment_months
+        have = self.units[: self.now + lead + 1].sum() - retiring.sum() + self.backlog_units
+        gap = target - have
+        if gap > 0:
+            self.backlog_units += gap / hp.capacity_adjustment_months
+        else:
+            self.backlog_units -= min(self.backlog_units, -gap) * hp.order_cancellation_per_month
         kw = self.model.technology.h100e_power_kw
-        power_needed = units * 1e6 * kw / 1e6  # GW
+        power_needed = self.backlog_units * kw  # mn units * kW = GW
         free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
-        shell = max(0.0, power_needed - free)
-        return self.affordable(units, shell)
+        self.order_shell_gw = self.affordable_share(
+            max(0.0, power_needed - free) / hp.capacity_adjustment_months
+            * hp.facility_cost_usd_per_kw / 1e3
+        ) * max(0.0, power_needed - free) / hp.capacity_adjustment_months
 
-    def affordable(self, units: float, shell_gw: float) -> tuple[float, float]:
-        """Scale an order down to what cash, the lenders' limit and a share issue can pay for.
+    def affordable_share(self, cost_usd_bn: float) -> float:
+        """Share of a purchase that cash, the lenders' limit and a share issue can pay for.
 
         Firms invest out of internal funds, credit and new equity (Fazzari, Hubbard and
         Petersen 1988): a high market value lets a firm issue more, which is how a frenzy's
         prices reach the building sites."""
-        hp, tech = self.model.params.hyperscalers, self.model.technology
-        cost = (units * 1e6 * tech.h100e_price_usd + shell_gw * 1e6 * hp.facility_cost_usd_per_kw) / 1e9
-        if cost <= 0:
-            return 0.0, 0.0
+        if cost_usd_bn <= 0:
+            return 1.0
         room = max(0.0, self.model.credit_limit * self.book_assets() - self.debt)
         issue = self.model.params.labs.max_dilution_per_month * float(
             self.model.capital_market.market_cap[self.firm]
         )
-        budget = max(0.0, self.cash + room + issue - 0.5 * self.cash_buffer())
-        scale = min(1.0, budget / cost)
-        return units * scale, shell_gw * scale
+        budget = max(0.0, self.cash + room + issue - 0.5 * self.cash_buffer() - self.capex_usd_bn)
+        return min(1.0, budget / cost_usd_bn)
 
-    def place_order(self, units: float, shell_gw: float) -> None:
-        """Pay for accelerators and buildings now; they come online after the lead time."""
-        hp = self.model.params.hyperscalers
-        tech = self.model.technology
-        arrival = self.now + hp.build_lead_months
+    def take_delivery(self, units_offered: float) -> None:
+        """Pay for the accelerators the fabs ship that it can house and afford; they come online
+        after the build lead time. What it cannot take stays on order."""
+        hp, tech = self.model.params.hyperscalers, self.model.technology
+        kw = tech.h100e_power_kw
+        free_gw = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        housed = min(units_offered, max(0.0, free_gw) / kw)
+        cost = housed * 1e6 * tech.h100e_price_usd / 1e9
+        units = housed * self.affordable_share(cost)
+        if units <= 0:
+            return
         it_cost = units * 1e6 * tech.h100e_price_usd / 1e9
-        shell_cost = shell_gw * 1e6 * hp.facility_cost_usd_per_kw / 1e9
-        if units > 0:
-            self.kw_per_unit[arrival] = tech.h100e_power_kw
-            self.units[arrival] += units
-            self.book[arrival] += it_cost
-            self.monthly_depreciation[arrival] += it_cost / self.life_months
-            self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
-        if shell_gw > 0:
-            self.shell_pipeline[arrival] += shell_gw
-            self.shell_book += shell_cost
-            self.model.ledger.pay_out("hyperscalers", self.index, "construction", shell_cost)
-        self.capex_usd_bn = it_cost + shell_cost
+        arrival = self.now + hp.build_lead_months
+        self.kw_per_unit[arrival] = kw
+        self.units[arrival] += units
+        self.book[arrival] += it_cost
+        self.monthly_depreciation[arrival] += it_cost / self.life_months
+        self.backlog_units -= units
+        self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
+        self.capex_usd_bn += it_cost
+
+    def build_shells(self, shell_gw: float) -> None:
+        """Pay for buildings and grid connections; they are ready after the build lead time."""
+        if shell_gw <= 0:
+            return
+        hp = self.model.params.hyperscalers
+        cost = shell_gw * 1e6 * hp.facility_cost_usd_per_kw / 1e9
+        self.shell_pipeline[self.now + hp.build_lead_months] += shell_gw
+        self.shell_book += cost
+        self.model.ledger.pay_out("hyperscalers", self.index, "construction", cost)
+        self.capex_usd_bn += cost
 
     def pay_dividend_or_repay(self) -> None:
         hp = self.model.params.hyperscalers
@@ -310,8 +334,10 @@ class Hyperscaler(mesa.Agent):
         return float((self.units * self.kw_per_unit).sum())
 
     def cash_buffer(self) -> float:
+        """Cash kept back: months of running costs and of the capex it takes to keep the fleet."""
         hp = self.model.params.hyperscalers
-        return hp.cash_buffer_months * (self.running_costs_usd_bn + self.capex_usd_bn)
+        upkeep = float(self.book[: self.now + 1].sum()) / self.life_months
+        return hp.cash_buffer_months * (self.running_costs_usd_bn + upkeep)
 
     def book_assets(self) -> float:
         return float(self.book.sum()) + self.shell_book + max(self.cash, 0.0)
@@ -340,6 +366,7 @@ class Hyperscaler(mesa.Agent):
         """A liquidated hyperscaler's fleet is sold out of the sector; it rents nothing more."""
         self.alive = False
         self.units[:] = 0.0
+        self.backlog_units = 0.0
         self.book[:] = 0.0
         self.monthly_depreciation[:] = 0.0
         self.shell_gw = 0.0

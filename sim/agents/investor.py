@@ -75,16 +75,17 @@ class InvestorPool:
     def score_rules(self) -> None:
         """Fitness of each rule, as Lux and Marchesi (1999) compare them.
 
-        Chartists look at what the sector just returned over the safe rate; fundamentalists
-        at the profit mispricing promises as prices return to fundamentals over the
-        reversion horizon, whichever way prices are wrong."""
+        Chartists look at what the sector just returned over a normal return (the rate
+        fundamentalists discount at); fundamentalists at the profit mispricing promises as
+        prices return to fundamentals over the reversion horizon, whichever way prices are
+        wrong."""
         ip = self.model.params.investors
         market = self.model.capital_market
         listed = self.last_value > 0
         before = float((self.last_value * market.shares)[listed].sum())
         after = float(((market.price + market.dividends_per_share) * market.shares)[listed].sum())
         sector_return = after / before - 1.0 if before > 0 else 0.0
-        chartist = sector_return - self.model.safe_rate / 12.0
+        chartist = sector_return - ip.discount_rate_per_yr / 12.0
         value, fundamental = float(market.market_cap.sum()), float(self.fundamental_cap.sum())
         fundamentalist = abs(np.log(fundamental / value)) / ip.reversion_horizon_months
         fitness = np.array([fundamentalist, chartist])

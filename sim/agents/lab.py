@@ -98,18 +98,17 @@ class Lab(mesa.Agent):
         self.capability = max(self.trained_capability, max(closed, default=0.0) - gap)
 
     def set_rd_budget(self) -> None:
-        """Race: aim to grow R&D at the ambition rate, within what cash and valuation allow.
-
-        A lab spends at most a share of its market value a year (cheap capital buys more
-        compute, Tobin's q for labs) and never burns its cash faster than its minimum runway."""
+        """Race at the ambition rate within what fundamentals justify; spend more when capital
+        is cheap (Tobin's q for labs: market over fundamental value), never faster than cash
+        allows."""
         lp = self.model.params.labs
-        self.rd_target_usd_bn *= (1.0 + lp.rd_ambition_growth_per_yr) ** (1.0 / 12.0)
-        value = float(self.model.capital_market.market_cap[self.firm])
-        affordable = min(
-            max(self.cash, 0.0) / lp.min_runway_months, lp.rd_share_of_value_per_yr * value / 12.0
-        )
-        self.rd_spend_usd_bn = min(self.rd_target_usd_bn, affordable)
-        self.rd_target_usd_bn = max(self.rd_spend_usd_bn, 0.5 * self.rd_target_usd_bn)
+        fundamental = self.fundamental_value()
+        growth = (1.0 + lp.rd_ambition_growth_per_yr) ** (1.0 / 12.0)
+        justified = lp.rd_share_of_value_per_yr * fundamental / 12.0
+        self.rd_target_usd_bn = min(self.rd_target_usd_bn * growth, max(justified, 1e-6))
+        premium = float(self.model.capital_market.market_cap[self.firm]) / fundamental
+        wanted = self.rd_target_usd_bn * premium**lp.rd_valuation_elasticity
+        self.rd_spend_usd_bn = min(wanted, max(self.cash, 0.0) / lp.min_runway_months)
         share = lp.expert_data_budget_share if self.data_limited else 0.0
         self.expert_spend_usd_bn = share * self.rd_spend_usd_bn
 
