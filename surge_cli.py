@@ -19,9 +19,12 @@ import tomllib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.params import Params, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROG = "surge"
 EXIT_OK = 0
@@ -160,8 +163,9 @@ def check_writable(out: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise UsageError(f"--out {out}: {probe} is not a folder")
-    # The parent must take a temporary sibling folder; `out` itself must take new files.
-    for folder in {probe, out} if out.exists() else {probe}:
+    # The temporary folder goes next to `out`; an existing `out` must also take new files.
+    folders = [out.parent, out] if out.exists() else [probe]
+    for folder in folders:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise UsageError(f"--out {out}: no permission to write in {folder}")
 
@@ -170,7 +174,12 @@ def check_writable(out: Path) -> None:
 
 
 def write_outputs(
-    table, params: Params, seed: int, overrides: dict[str, Any], out: Path
+    table: pd.DataFrame,
+    labels: pd.Series,
+    params: Params,
+    seed: int,
+    overrides: dict[str, Any],
+    out: Path,
 ) -> list[Path]:
     """Write all output files into ``out`` atomically; return their final paths.
 
@@ -181,11 +190,9 @@ def write_outputs(
     """
     # Imported here so that `surge --help` and input errors stay fast.
     from analysis.charts import overview_figure, save_figure
-    from analysis.phases import label_phases, phase_table
+    from analysis.phases import phase_table
 
-    labels = label_phases(table)
     phases = phase_table(table, labels)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
     staging.mkdir()  # plain mkdir, so the folder gets the usual umask permissions
@@ -203,7 +210,7 @@ def write_outputs(
             "parameters": params.flat(),
         }
         with open(staging / "params.json", "x", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
+            json.dump(manifest, fh, indent=2, default=str)
             fh.write("\n")
         if not out.exists():
             try:  # a new folder appears all at once
@@ -221,11 +228,11 @@ def write_outputs(
     return [out / name for name in OUTPUT_FILES]
 
 
-def format_phases(table, labels=None) -> str:
+def format_phases(table: pd.DataFrame, labels: pd.Series) -> str:
     """The phase table as aligned text with YYYY-MM dates."""
-    from analysis.phases import label_phases, phase_table
+    from analysis.phases import phase_table
 
-    phases = phase_table(table, label_phases(table) if labels is None else labels)
+    phases = phase_table(table, labels)
     shown = phases.assign(
         start=[f"{d:%Y-%m}" for d in phases["start"]],
         end=[f"{d:%Y-%m}" for d in phases["end"]],
@@ -237,6 +244,7 @@ def format_phases(table, labels=None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.phases import label_phases
     from sim.run import run_scenario
 
     overrides = parse_overrides(args.overrides)
@@ -244,12 +252,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out is not None else Path("out") / params.name
     check_writable(out)
     table = run_scenario(args.scenario, seed=args.seed, overrides=overrides, progress=True)
+    labels = label_phases(table)
     try:
-        paths = write_outputs(table, params, args.seed, overrides, out)
+        paths = write_outputs(table, labels, params, args.seed, overrides, out)
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write: {exc.strerror or exc}") from exc
     print(f"{params.name} (seed {args.seed}): {len(table)} months, detected phases")
-    print(format_phases(table))
+    print(format_phases(table, labels))
     print(f"wrote {len(paths)} files to {out}/: {', '.join(p.name for p in paths)}")
     return EXIT_OK
 

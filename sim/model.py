@@ -155,6 +155,7 @@ class SurgeModel(mesa.Model):
         self.resolve_defaults()
         self.close_books()
         self.datacollector.collect(self)
+        self.running = self.month + 1 < self.params.run.months
 
     def begin_month(self) -> None:
         """Technology advances on last month's research spending; lenders reset their limit."""
@@ -305,7 +306,7 @@ class SurgeModel(mesa.Model):
 
     def run(self, progress=None) -> pd.DataFrame:
         """Run to the horizon and return the monthly table."""
-        for _ in range(self.params.run.months):
+        while self.running:
             self.step()
             if progress is not None:
                 progress.update(1)
