@@ -174,9 +174,7 @@ def smoothed_ratio(table: pd.DataFrame, window: int = 3) -> pd.Series:
 # --------------------------------------------------------------------------------------
 
 
-def _trough_after(
-    market: np.ndarray, peak: int, band: float = 0.0
-) -> tuple[int, float] | None:
+def _trough_after(market: np.ndarray, peak: int, band: float = 0.0) -> tuple[int, float] | None:
     """End of the slump after ``peak`` and the drawdown 1 - low/peak, or None if no fall.
 
     The low is the minimum market value after the peak and before market value first

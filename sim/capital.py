@@ -81,8 +81,9 @@ class CapitalMarket:
             return
         share = self.debt_claims[:, firm] / self.debt[firm]
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(share.size), usd_bn * share,
-                             "repayments")
+        self.ledger.transfer(
+            group, idx, "investors", np.arange(share.size), usd_bn * share, "repayments"
+        )
         self.debt_claims[:, firm] -= usd_bn * share
         self.debt[firm] -= usd_bn
 
@@ -93,8 +94,7 @@ class CapitalMarket:
         paid = self.debt[firm] * rate_per_month
         group, idx = self.firm_groups[firm]
         amounts = paid * self.debt_claims[:, firm] / self.debt[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts,
-                             "interest")
+        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "interest")
         return paid
 
     def pay_dividend(self, firm: int, usd_bn: float) -> None:
@@ -102,8 +102,7 @@ class CapitalMarket:
             return
         group, idx = self.firm_groups[firm]
         amounts = usd_bn * self.holdings[:, firm] / self.shares[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts,
-                             "dividends")
+        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "dividends")
         self.dividends_per_share[firm] += usd_bn / self.shares[firm]
 
     def default(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> float:

@@ -56,11 +56,13 @@ class ComputeMarket:
         self.legacy_hours = self.model.legacy_hours_per_month()
         inference = np.array([lab.inference_hours_wanted * lab.alive for lab in labs])
         training = np.array([lab.training_hours_wanted * lab.alive for lab in labs])
-        requests = np.vstack([
-            inference[:, None] * shares,
-            training[:, None] * shares,
-            self.legacy_hours * cap_share[None, :],
-        ])
+        requests = np.vstack(
+            [
+                inference[:, None] * shares,
+                training[:, None] * shares,
+                self.legacy_hours * cap_share[None, :],
+            ]
+        )
         served = allocate_with_spillover(requests, capacity)
         self.asked = requests.sum(axis=0)
         n = len(labs)
@@ -77,7 +79,7 @@ class ComputeMarket:
         self._update_graph(served_first[:-1] + served_training, rents)
 
     def _pay(self, inference, training, legacy, rents) -> None:
-        """Labs pay their rents (the state covers its compute subsidy share); cloud customers theirs."""
+        """Labs pay their rents (the state pays its subsidy share); cloud customers theirs."""
         model, ledger = self.model, self.model.ledger
         subsidy_share = model.params.government.compute_subsidy_share
         n_hyp = rents.size
@@ -96,9 +98,11 @@ class ComputeMarket:
         revenue = legacy * rents / 1e9
         ledger.receive("cloud_customers", "hyperscalers", np.arange(n_hyp), revenue)
         for k, h in enumerate(model.hyperscalers):
-            h.revenue_usd_bn = float(revenue[k]) + float(
-                (inference[:, k] + training[:, k]) @ np.full(len(model.labs), rents[k])
-            ) / 1e9
+            h.revenue_usd_bn = (
+                float(revenue[k])
+                + float((inference[:, k] + training[:, k]) @ np.full(len(model.labs), rents[k]))
+                / 1e9
+            )
 
     def _update_graph(self, served: np.ndarray, rents: np.ndarray) -> None:
         for h, lab, data in self.graph.edges(data=True):

@@ -95,7 +95,9 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         "utilization_share": hours_sold / max(capacity * 1e6 * 730.0, 1e-9),
         "gpu_rent_usd_per_gpu_hour": float(
             np.average([h.rent for h in hyps], weights=[h.hours_sold + 1.0 for h in hyps])
-        ) if hyps else 0.0,
+        )
+        if hyps
+        else 0.0,
         "h100e_price_usd": tech.h100e_price_usd,
         "writedowns_usd_bn_per_yr": 12.0 * sum(h.writedowns_usd_bn for h in hyps),
         "stranded_capital_usd_bn": model.stranded_capital_usd_bn,
@@ -106,9 +108,9 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         ),
         "algorithmic_efficiency_x": tech.algorithmic_efficiency,
         "hardware_price_performance_x": float(np.exp(tech.log_hardware)),
-        "token_price_usd_per_mtok": lab_revenue * 1e9 / tokens * 1e6 if tokens > 0 else (
-            frontier.price_usd_per_mtok if frontier else 0.0
-        ),
+        "token_price_usd_per_mtok": lab_revenue * 1e9 / tokens * 1e6
+        if tokens > 0
+        else (frontier.price_usd_per_mtok if frontier else 0.0),
         "frontier_token_price_usd_per_mtok": frontier.price_usd_per_mtok if frontier else 0.0,
         "tokens_served_tn_per_month": tokens / 1e12,
         "expert_token_price_usd": model.expert_token_price_usd,
@@ -134,4 +136,3 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         "ledger_relative_imbalance": model.ledger.last_relative_imbalance,
         "claims_relative_gap": market.check_stocks(),
     }
-

@@ -85,7 +85,9 @@ class SurgeModel(mesa.Model):
             lab.name = f"{'open' if open_weights else 'closed'}_lab_{i}"
         capacity, growth = self.opening_capacity()
         for k in range(n_hyp):
-            h = Hyperscaler(self, k, n_labs + k, k % p.hyperscalers.n_regions, capacity / n_hyp, growth)
+            h = Hyperscaler(
+                self, k, n_labs + k, k % p.hyperscalers.n_regions, capacity / n_hyp, growth
+            )
             h.name = f"hyperscaler_{k}"
         self.firms = [*self.labs, *self.hyperscalers]
         self.node_index = {f.name: (f.index) for f in self.firms}
@@ -134,7 +136,9 @@ class SurgeModel(mesa.Model):
         for firm in self.firms:
             market.list_firm(firm.firm, firm.fundamental_value(), owners)
         equity = float(market.market_cap.sum())
-        self.ledger.cash["investors"][:] = (p.investors.investor_wealth_start_usd_bn - equity) * owners
+        self.ledger.cash["investors"][:] = (
+            p.investors.investor_wealth_start_usd_bn - equity
+        ) * owners
         self.ledger.open_books()
         self.investor_pool.last_value = market.price.copy()
 
@@ -173,8 +177,12 @@ class SurgeModel(mesa.Model):
         log_return = math.log(now / past) if past > 0 and now > 0 else 0.0
         debt = max(float(market.debt.sum()), 1e-9)
         self.credit_limit = credit_limit(
-            cp.leverage_base, cp.leverage_min, cp.leverage_max, log_return,
-            cp.credit_procyclicality, market.default_losses_month / debt,
+            cp.leverage_base,
+            cp.leverage_min,
+            cp.leverage_max,
+            log_return,
+            cp.credit_procyclicality,
+            market.default_losses_month / debt,
             cp.credit_loss_sensitivity,
         )
         market.default_losses_month = 0.0
@@ -190,7 +198,8 @@ class SurgeModel(mesa.Model):
         output = self.fab_capacity_mn * gp.export_limit_share
         shipped_share = min(1.0, output / backlog) if backlog > 0 else 0.0
         grid = (
-            hp.grid_gw_per_month_per_region * gp.permitting_multiple
+            hp.grid_gw_per_month_per_region
+            * gp.permitting_multiple
             * (1.0 + hp.grid_growth_per_yr) ** (self.month / 12.0)
         )
         for region in range(hp.n_regions):
@@ -299,8 +308,14 @@ class SurgeModel(mesa.Model):
     ) -> float:
         ip = self.params.investors
         return fundamental_value(
-            net_assets, net_cash, revenue_per_yr, target_revenue_per_yr,
-            margin, ip.discount_rate_per_yr, ip.long_run_growth_per_yr, ip.growth_fade_years,
+            net_assets,
+            net_cash,
+            revenue_per_yr,
+            target_revenue_per_yr,
+            margin,
+            ip.discount_rate_per_yr,
+            ip.long_run_growth_per_yr,
+            ip.growth_fade_years,
             floor_share,
         )
 

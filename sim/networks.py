@@ -41,8 +41,9 @@ def contract_graph(lab_names, hyperscaler_names, contracts_per_lab, rng) -> nx.D
         partners = rng.choice(len(hyperscaler_names), contracts_per_lab, replace=False)
         shares = rng.dirichlet(np.ones(contracts_per_lab))
         for k, share in zip(partners, shares, strict=True):
-            graph.add_edge(hyperscaler_names[k], lab, share=float(share), gpu_hours=0.0,
-                           usd_per_gpu_hour=0.0)
+            graph.add_edge(
+                hyperscaler_names[k], lab, share=float(share), gpu_hours=0.0, usd_per_gpu_hour=0.0
+            )
     return graph
 
 
@@ -56,11 +57,20 @@ def snapshot(model, adopter_sample: int | None = 200) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph(month=model.month, date=str(model.date.date()))
     market = model.capital_market
     for firm in model.firms:
-        g.add_node(firm.name, kind=type(firm).__name__.lower(), alive=firm.alive,
-                   value_usd_bn=float(market.market_cap[firm.firm]))
+        g.add_node(
+            firm.name,
+            kind=type(firm).__name__.lower(),
+            alive=firm.alive,
+            value_usd_bn=float(market.market_cap[firm.firm]),
+        )
     for h, lab, data in model.compute_market.graph.edges(data=True):
-        g.add_edge(h, lab, layer="compute", gpu_hours=data["gpu_hours"],
-                   usd_per_gpu_hour=data["usd_per_gpu_hour"])
+        g.add_edge(
+            h,
+            lab,
+            layer="compute",
+            gpu_hours=data["gpu_hours"],
+            usd_per_gpu_hour=data["usd_per_gpu_hour"],
+        )
     pool = model.adopter_pool
     rows = np.flatnonzero(pool.adopted)
     if adopter_sample is not None:
@@ -68,13 +78,21 @@ def snapshot(model, adopter_sample: int | None = 200) -> nx.MultiDiGraph:
     for row in rows:
         name = f"adopter_{row}"
         g.add_node(name, kind="adopter", sector=int(pool.sector[row]))
-        g.add_edge(model.labs[int(pool.provider[row])].name, name, layer="compute",
-                   tokens_per_month=float(pool.tasks_per_month[row] * pool.tokens_per_task[row]))
+        g.add_edge(
+            model.labs[int(pool.provider[row])].name,
+            name,
+            layer="compute",
+            tokens_per_month=float(pool.tasks_per_month[row] * pool.tokens_per_task[row]),
+        )
     wealth = model.investor_pool.wealth()
     for row in range(market.holdings.shape[0]):
         name = f"investor_{row}"
-        g.add_node(name, kind="investor", chartist=bool(model.investor_pool.chartist[row]),
-                   wealth_usd_bn=float(wealth[row]))
+        g.add_node(
+            name,
+            kind="investor",
+            chartist=bool(model.investor_pool.chartist[row]),
+            wealth_usd_bn=float(wealth[row]),
+        )
         for firm in model.firms:
             held = market.holdings[row, firm.firm] * market.price[firm.firm]
             if held > 0:

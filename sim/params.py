@@ -154,7 +154,11 @@ class LabParams:
     )
     open_markup: float = p(1.1, 1.0, 10.0, "x cost", "open-weight lab's markup")
     distillation_gap: float = p(
-        8.0, 0.0, 100.0, "index points", "open-weight labs trail the best closed model by at most this"
+        8.0,
+        0.0,
+        100.0,
+        "index points",
+        "open-weight labs trail the best closed model by at most this",
     )
     frontier_compute_start_flop: float = p(
         1e22, 1e15, 1e30, "FLOP", "physical compute of a closed lab's model at the start"
@@ -213,7 +217,11 @@ class HyperscalerParams:
         0.25, 0.0, 100.0, "USD/h", "staff and maintenance per H100e-hour"
     )
     rent_capital_recovery_per_yr: float = p(
-        0.35, 0.01, 5.0, "1/yr", "rent at target utilisation recovers this share of a new unit's cost"
+        0.35,
+        0.01,
+        5.0,
+        "1/yr",
+        "rent at target utilisation recovers this share of a new unit's cost",
     )
     target_utilisation: float = p(0.8, 0.05, 1.0, "share", "utilisation a hyperscaler plans for")
     rent_utilisation_elasticity: float = p(
@@ -246,9 +254,7 @@ class HyperscalerParams:
     grid_gw_per_month_per_region: float = p(
         0.6, 0.0, 1e3, "GW/month", "data-centre power that can be connected per month, per region"
     )
-    grid_growth_per_yr: float = p(
-        0.08, 0.0, 5.0, "1/yr", "growth of the grid connection rate"
-    )
+    grid_growth_per_yr: float = p(0.08, 0.0, 5.0, "1/yr", "growth of the grid connection rate")
     hyperscaler_cash_start_usd_bn: float = p(12.0, 0.0, 1e5, "USD bn", "each one's cash at start")
     dividend_payout_share: float = p(
         0.5, 0.0, 1.0, "-", "share of positive cash flow above the buffer paid out monthly"
@@ -266,9 +272,7 @@ class AdopterParams:
         6000.0, 1.0, 1e6, "USD bn/yr", "labour cost of tasks AI could do, summed over adopters"
     )
     value_growth_per_yr: float = p(0.03, -0.2, 1.0, "1/yr", "growth of the task value")
-    required_capability_mean: float = p(
-        55.0, 0.0, 100.0, "index", "mean capability tasks need"
-    )
+    required_capability_mean: float = p(55.0, 0.0, 100.0, "index", "mean capability tasks need")
     required_capability_sd: float = p(18.0, 0.0, 100.0, "index", "spread of required capability")
     agentic_share: float = p(0.5, 0.0, 1.0, "share", "share of adopters with agentic tasks")
     chat_tokens_per_task: float = p(2e3, 1.0, 1e9, "tokens", "tokens a chat task uses")
@@ -289,14 +293,20 @@ class AdopterParams:
     social_degree: int = p(8, 2, 200, "links", "mean neighbours on the adopter graph")
     social_rewiring: float = p(0.1, 0.0, 1.0, "-", "small-world rewiring probability")
     preference: str = p(
-        "winner_takes_all", unit="-", doc="provider choice rule",
+        "winner_takes_all",
+        unit="-",
+        doc="provider choice rule",
         choices=("winner_takes_all", "good_enough"),
     )
     provider_review_per_yr: float = p(
         1.0, 0.0, 12.0, "1/yr", "how often an adopter reviews its provider"
     )
     token_demand_elasticity: float = p(
-        0.8, 0.0, 2.0, "-", "% more tokens per task per % cheaper tokens (longer reasoning, more agents)"
+        0.8,
+        0.0,
+        2.0,
+        "-",
+        "% more tokens per task per % cheaper tokens (longer reasoning, more agents)",
     )
     reference_price_usd_per_mtok: float = p(
         5.0, 1e-6, 1e6, "USD/Mtok", "price at which tasks use their base number of tokens"
@@ -335,7 +345,11 @@ class InvestorParams:
         0.8, 0.0, 1.0, "share", "a hyperscaler is never valued below this share of net assets"
     )
     lab_floor_share: float = p(
-        0.0, 0.0, 1.0, "share", "a lab is never valued below this share of cash plus R&D capital (0 = no floor)"
+        0.0,
+        0.0,
+        1.0,
+        "share",
+        "a lab is never valued below this share of cash plus R&D capital (0 = no floor)",
     )
     max_equity_share: float = p(
         0.6, 0.01, 0.99, "share", "most of its wealth an investor holds in AI equities"
@@ -352,7 +366,11 @@ class InvestorParams:
     )
     chartist_share_start: float = p(0.2, 0.0, 1.0, "share", "investors starting as chartists")
     switching_intensity: float = p(
-        150.0, 0.0, 1e4, "-", "Brock-Hommes beta: response to the fitness gap (per unit of monthly return)"
+        150.0,
+        0.0,
+        1e4,
+        "-",
+        "Brock-Hommes beta: response to the fitness gap (per unit of monthly return)",
     )
     herding_strength: float = p(
         0.6, 0.0, 20.0, "-", "Lux-Marchesi: response to the chartist share of neighbours"
@@ -407,7 +425,9 @@ class GovernmentParams:
         0.4, 0.01, 1.0, "share", "sector drawdown from its 24-month high that triggers a response"
     )
     crisis_response: str = p(
-        "regulate", unit="-", doc="what the state does when the trigger fires",
+        "regulate",
+        unit="-",
+        doc="what the state does when the trigger fires",
         choices=("regulate", "cut_rates", "bail_out", "nothing"),
     )
     regulation_equity_cap: float = p(

@@ -17,8 +17,16 @@ SMALL = {"n_adopters": 800, "n_investors": 120}
 CASES = [
     ("baseline", 1, {}),
     ("baseline", 2, {"crisis_response": "bail_out"}),
-    ("baseline", 3, {"crisis_response": "cut_rates", "adoption_subsidy_share": 0.3,
-                     "compute_subsidy_share": 0.2, "preference": "good_enough"}),
+    (
+        "baseline",
+        3,
+        {
+            "crisis_response": "cut_rates",
+            "adoption_subsidy_share": 0.3,
+            "compute_subsidy_share": 0.2,
+            "preference": "good_enough",
+        },
+    ),
     ("no_speculation", 4, {}),
 ]
 

@@ -104,8 +104,9 @@ def test_adoption_follows_an_s_curve_without_speculation(ablation):
     for table in ablation:
         share = table["adoption_share"].to_numpy()
         months = np.arange(share.size, dtype=float)
-        params, _ = curve_fit(_logistic, months, share, p0=[1.0, 0.05, share.size / 2],
-                              maxfev=20000)
+        params, _ = curve_fit(
+            _logistic, months, share, p0=[1.0, 0.05, share.size / 2], maxfev=20000
+        )
         residual = share - _logistic(months, *params)
         r_squared = 1.0 - residual.var() / share.var()
         s_curves.append(r_squared >= 0.95 and share[-1] >= 0.8 and share[:24].max() < 0.05)

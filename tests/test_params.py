@@ -177,7 +177,9 @@ def test_extends_cycle_is_reported(tmp_path):
     _write(tmp_path, "b", _header("b", a_path) + "[run]\nmonths = 36\n")
     message = _load_error(a_path)
     assert "cycle" in message
+    # the cycle is named once, as found: a -> b -> back to a
     assert "a.toml -> b.toml -> a.toml" in message
+    assert message.count(" -> ") == 2
 
 
 def test_extends_self_is_a_cycle(tmp_path):

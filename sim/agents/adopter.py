@@ -170,8 +170,7 @@ class AdopterPool:
         self.gain_usd_per_month[:] = 0.0
         self.spend_usd_per_month[rows] = base_tokens * price[chosen]
         self.gain_usd_per_month[rows] = (
-            self.tasks_per_month[rows] * self.value_per_task[rows]
-            - self.spend_usd_per_month[rows]
+            self.tasks_per_month[rows] * self.value_per_task[rows] - self.spend_usd_per_month[rows]
         )
 
     # ---- views for data collection ----------------------------------------------------

@@ -177,15 +177,22 @@ class Hyperscaler(mesa.Agent):
             return
         energy_per_hour = self.kw_per_unit[live] / 1e3 * hp.energy_price_usd_per_mwh
         margin = (
-            self.expected_utilisation * (self.expected_rent - energy_per_hour)
-            - hp.operations_cost_usd_per_h100e_hour
-        ) * HOURS_PER_MONTH * 1e6 / 1e9  # USD bn per mn units per month
+            (
+                self.expected_utilisation * (self.expected_rent - energy_per_hour)
+                - hp.operations_cost_usd_per_h100e_hour
+            )
+            * HOURS_PER_MONTH
+            * 1e6
+            / 1e9
+        )  # USD bn per mn units per month
         months_left = live + self.life_months - self.now
         rate = self.model.params.investors.discount_rate_per_yr / 12.0
-        worth = np.array([
-            value_in_use(self.units[v], months_left[k], margin[k], rate)
-            for k, v in enumerate(live)
-        ])
+        worth = np.array(
+            [
+                value_in_use(self.units[v], months_left[k], margin[k], rate)
+                for k, v in enumerate(live)
+            ]
+        )
         loss = np.maximum(self.book[live] - worth, 0.0)
         self.book[live] -= loss
         self.monthly_depreciation[live] = self.book[live] / np.maximum(months_left, 1)
@@ -208,8 +215,9 @@ class Hyperscaler(mesa.Agent):
 
     def update_demand_outlook(self) -> None:
         hp = self.model.params.hyperscalers
-        growth = math.log(max(self.model.compute_market.asked_hours(self.index), 1.0)
-                          / max(self.hours_asked, 1.0))
+        growth = math.log(
+            max(self.model.compute_market.asked_hours(self.index), 1.0) / max(self.hours_asked, 1.0)
+        )
         self.hours_asked = max(self.model.compute_market.asked_hours(self.index), 1.0)
         self.demand_growth += (growth - self.demand_growth) / hp.demand_growth_memory_months
 
@@ -237,10 +245,16 @@ class Hyperscaler(mesa.Agent):
         kw = self.model.technology.h100e_power_kw
         power_needed = self.backlog_units * kw  # mn units * kW = GW
         free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
-        self.order_shell_gw = self.affordable_share(
-            max(0.0, power_needed - free) / hp.capacity_adjustment_months
-            * hp.facility_cost_usd_per_kw / 1e3
-        ) * max(0.0, power_needed - free) / hp.capacity_adjustment_months
+        self.order_shell_gw = (
+            self.affordable_share(
+                max(0.0, power_needed - free)
+                / hp.capacity_adjustment_months
+                * hp.facility_cost_usd_per_kw
+                / 1e3
+            )
+            * max(0.0, power_needed - free)
+            / hp.capacity_adjustment_months
+        )
 
     def affordable_share(self, cost_usd_bn: float) -> float:
         """Share of a purchase that cash, the lenders' limit and a share issue can pay for.
@@ -262,7 +276,9 @@ class Hyperscaler(mesa.Agent):
         after the build lead time. What it cannot take stays on order."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
         kw = tech.h100e_power_kw
-        free_gw = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        free_gw = (
+            self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        )
         housed = min(units_offered, max(0.0, free_gw) / kw)
         cost = housed * 1e6 * tech.h100e_price_usd / 1e9
         units = housed * self.affordable_share(cost)
@@ -308,9 +324,7 @@ class Hyperscaler(mesa.Agent):
         room = self.model.credit_limit * self.book_assets() - self.debt
         loan = min(gap, max(room, 0.0))
         market.borrow(self.firm, loan)
-        market.request_equity(
-            self.firm, gap - loan, self.model.params.labs.max_dilution_per_month
-        )
+        market.request_equity(self.firm, gap - loan, self.model.params.labs.max_dilution_per_month)
 
     # ---- views -----------------------------------------------------------------------
     @property
@@ -343,7 +357,7 @@ class Hyperscaler(mesa.Agent):
         return float(self.book.sum()) + self.shell_book + max(self.cash, 0.0)
 
     def valuation_premium(self) -> float:
-        """Tobin's q relative to the q a fundamentalist market would set: market / fundamental value.
+        """Tobin's q relative to the q a fundamentalist market would set: market / fundamental.
 
         A firm always earning rents has q above 1; only the excess of its market value over
         what its cash flows justify tells it that capital is cheap *now*."""
@@ -356,8 +370,10 @@ class Hyperscaler(mesa.Agent):
         revenue = 12.0 * self.revenue_ema_usd_bn
         growth = min(math.expm1(12.0 * self.revenue_growth), ip.max_expected_growth_per_yr)
         return self.model.valuation(
-            self.book_assets() - self.debt, self.cash - self.debt,
-            revenue, revenue * (1.0 + growth) ** ip.growth_fade_years,
+            self.book_assets() - self.debt,
+            self.cash - self.debt,
+            revenue,
+            revenue * (1.0 + growth) ** ip.growth_fade_years,
             self.model.params.investors.hyperscaler_margin,
             self.model.params.investors.hyperscaler_floor_share,
         )

@@ -130,9 +130,7 @@ class InvestorPool:
         cash = ledger.cash["investors"]
         supply = market.shares[listed] + market.pending_issue[listed]
         old_price = market.price.copy()
-        prices = clear_equity_market(
-            weights[:, listed], cash, market.holdings[:, listed], supply
-        )
+        prices = clear_equity_market(weights[:, listed], cash, market.holdings[:, listed], supply)
         prices = np.maximum(prices, 1e-12)
         wealth = cash + market.holdings[:, listed] @ prices
         new_holdings = weights[:, listed] * wealth[:, None] / prices[None, :]

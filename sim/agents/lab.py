@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import mesa
 
 from sim.rules.capability import compute_optimal_split, inference_flop_per_token, trained_capability
@@ -68,7 +66,7 @@ class Lab(mesa.Agent):
 
     # ---- sub-actions -----------------------------------------------------------------
     def finish_training_run(self) -> None:
-        """A run that has trained for its planned months is deployed if it beats the current model."""
+        """A finished run is deployed if it beats the current model."""
         lp = self.model.params.labs
         if self.run_month < lp.training_run_months:
             return
@@ -122,13 +120,11 @@ class Lab(mesa.Agent):
         return self.tokens_demanded * self.flop_per_token / self.model.inference_flop_per_hour
 
     def set_token_price(self) -> None:
-        """Cost per token times a markup from the capability lead; below cost while cash is ample."""
+        """Cost per token times a markup from the capability lead; below cost while cash abounds."""
         lp = self.model.params.labs
         tech = self.model.technology
         self.flop_per_token = inference_flop_per_token(self.n_params, tech.inference_efficiency)
-        rivals = [
-            lab.capability for lab in self.model.labs if lab.alive and lab is not self
-        ]
+        rivals = [lab.capability for lab in self.model.labs if lab.alive and lab is not self]
         best_rival = max(rivals, default=0.0)
         if self.open_weights:
             markup = lp.open_markup
@@ -169,7 +165,9 @@ class Lab(mesa.Agent):
 
     def pay_staff_and_data(self) -> None:
         lp = self.model.params.labs
-        wages = lp.staff_cost_usd_bn_per_yr / 12.0 + lp.staff_cost_revenue_share * self.revenue_usd_bn
+        wages = (
+            lp.staff_cost_usd_bn_per_yr / 12.0 + lp.staff_cost_revenue_share * self.revenue_usd_bn
+        )
         self.model.ledger.pay_out("labs", self.index, "wages", wages)
         self.wages_usd_bn = wages
         if self.expert_spend_usd_bn > 0:
@@ -213,9 +211,12 @@ class Lab(mesa.Agent):
         """Analysts expect revenue to grow into the market the lab's model can address now."""
         ip = self.model.params.investors
         return self.model.valuation(
-            max(self.cash, 0.0) + self.rd_capital_usd_bn, self.cash, 12.0 * self.revenue_ema_usd_bn,
+            max(self.cash, 0.0) + self.rd_capital_usd_bn,
+            self.cash,
+            12.0 * self.revenue_ema_usd_bn,
             max(12.0 * self.revenue_ema_usd_bn, self.addressable_usd_bn_per_yr),
-            ip.lab_margin, ip.lab_floor_share,
+            ip.lab_margin,
+            ip.lab_floor_share,
         )
 
     def book_assets(self) -> float:

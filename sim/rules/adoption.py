@@ -57,10 +57,9 @@ def choose_provider(
     Worked example: feasible [T, T, F], capability [80, 70, 90], price [5, 1, 0.5]:
     winner-takes-all picks lab 0; good-enough picks lab 1.
     """
-    if good_enough:
-        score = -price + 1e-9 * capability
-    else:
-        score = capability - 1e-9 * price
-    masked = np.where(feasible, score[None, :], -np.inf)
-    choice = np.argmax(masked, axis=1)
-    return np.where(feasible.any(axis=1), choice, NO_PROVIDER)
+    # Labs in order of preference (np.lexsort sorts by its last key first).
+    keys = (-capability, price) if good_enough else (price, -capability)
+    order = np.lexsort(keys)
+    ranked = feasible[:, order]
+    choice = order[np.argmax(ranked, axis=1)]
+    return np.where(ranked.any(axis=1), choice, NO_PROVIDER)

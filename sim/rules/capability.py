@@ -11,8 +11,10 @@ def chinchilla_loss(n_params: float, n_tokens: float, cp: CapabilityParams) -> f
     """L(N, D) = E + A / N^alpha + B / D^beta.
 
     Worked example (default constants): N = 70e9, D = 1.4e12
-      N^0.34 = exp(0.34 * ln 7e10) = exp(0.34 * 24.972) = exp(8.4905) = 4862  -> 406.4 / 4862 = 0.0836
-      D^0.28 = exp(0.28 * ln 1.4e12) = exp(0.28 * 27.967) = exp(7.8307) = 2518 -> 410.7 / 2518 = 0.1631
+      N^0.34 = exp(0.34 * ln 7e10) = exp(0.34 * 24.972) = exp(8.4905) = 4862
+        -> 406.4 / 4862 = 0.0836
+      D^0.28 = exp(0.28 * ln 1.4e12) = exp(0.28 * 27.967) = exp(7.8307) = 2518
+        -> 410.7 / 2518 = 0.1631
       L = 1.69 + 0.0836 + 0.1631 = 1.937
     """
     return (

@@ -18,7 +18,8 @@ def utilisation_rent(
 
 
 def adjust_rent(current: float, implied: float, speed: float) -> float:
-    """Move rent a share of the way (in logs) to the utilisation-implied rent: contracts reprice slowly.
+    """Move rent part of the way (in logs) to the utilisation-implied rent: contracts reprice
+    slowly.
 
     Worked example: current 2.0, implied 4.0, speed 0.25 -> 2.0 * 2^0.25 = 2.3784.
     """
@@ -62,9 +63,7 @@ def expert_token_price(
     )
 
 
-def allocate_with_spillover(
-    requests: np.ndarray, capacity: np.ndarray
-) -> np.ndarray:
+def allocate_with_spillover(requests: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Serve each (buyer, seller) request up to the seller's capacity, then spill the rest.
 
     requests[b, s] is what buyer b asks of seller s. Sellers short of capacity serve
