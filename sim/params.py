@@ -545,6 +545,12 @@ class Params:
                 f"credit: leverage_min ({c.leverage_min}) <= leverage_base ({c.leverage_base})"
                 f" <= leverage_max ({c.leverage_max}) must hold"
             )
+        ip = self.investors
+        if ip.discount_rate_per_yr - ip.long_run_growth_per_yr < 0.01:
+            raise ScenarioError(
+                f"investors: discount_rate_per_yr ({ip.discount_rate_per_yr}) must exceed "
+                f"long_run_growth_per_yr ({ip.long_run_growth_per_yr}) by at least 0.01"
+            )
         if self.labs.n_closed_labs + self.labs.n_open_labs < 1:
             raise ScenarioError("labs: n_closed_labs + n_open_labs must be at least 1")
         if self.hyperscalers.contracts_per_lab > self.hyperscalers.n_hyperscalers:
@@ -583,6 +589,10 @@ def resolve_key(key: str, where: str) -> tuple[str, str]:
                 + (f"; did you mean [{hint[0]}]?" if hint else f"; known: {', '.join(GROUPS)}")
             )
         if FIELD_GROUP.get(name) != group:
+            if name in FIELD_GROUP:
+                raise ScenarioError(
+                    f"{where}: {name} is not in [{group}]; it belongs in [{FIELD_GROUP[name]}]"
+                )
             names = [f.name for f in fields(GROUPS[group])]
             hint = difflib.get_close_matches(name, names, n=1)
             raise ScenarioError(
@@ -633,9 +643,14 @@ def _collect_overrides(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[
     header = {k: data.pop(k) for k in ("name", "description", "claim", "extends") if k in data}
     overrides: dict[str, Any] = {}
     if "extends" in header:
-        _, overrides = _collect_overrides(
-            scenario_path(header["extends"]), (*chain, path.resolve())
-        )
+        parent = str(header["extends"])
+        if parent.endswith(".toml") and not Path(parent).is_absolute():
+            parent = str(path.parent / parent)  # a file path is relative to this file
+        try:
+            parent_path = scenario_path(parent)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{path}: extends = {header['extends']!r}: {exc}") from exc
+        _, overrides = _collect_overrides(parent_path, (*chain, path.resolve()))
     for group, table in data.items():
         if not isinstance(table, dict):
             resolve_key(group, str(path))  # a flat key at top level is not allowed either way
@@ -656,10 +671,9 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
     base = Params(name=header.get("name", path.stem), description=header.get("description", ""))
     try:
         params = base.with_overrides(flat, str(path))
-    except ScenarioError:
-        raise
     except ValueError as exc:
-        raise ScenarioError(f"{path}: {exc}") from exc
+        message = str(exc)
+        raise ScenarioError(message if str(path) in message else f"{path}: {message}") from exc
     if overrides:
         params = params.with_overrides(overrides, "--set")
     return params

@@ -220,7 +220,34 @@ def test_key_in_wrong_group_is_rejected(tmp_path):
     path = _write(tmp_path, "wrong", _header("wrong") + "[run]\nchartist_trend_gain = 3.0\n")
     message = _load_error(path)
     assert str(path) in message
-    assert "run.chartist_trend_gain" in message
+    # the key exists, in another table: the message says which one
+    assert "chartist_trend_gain is not in [run]" in message
+    assert "belongs in [investors]" in message
+
+
+def test_extends_with_a_relative_file_path_resolves_beside_the_file(tmp_path):
+    sub = tmp_path / "studies"
+    sub.mkdir()
+    (sub / "parent.toml").write_text(
+        _header("parent") + 'extends = "baseline"\n[investors]\nherding_strength = 0.1\n'
+    )
+    child = sub / "child.toml"
+    child.write_text(_header("child") + 'extends = "parent.toml"\n')
+    assert load_scenario(child).investors.herding_strength == 0.1
+
+
+def test_missing_parent_names_the_extending_file(tmp_path):
+    child = _write(tmp_path, "orphan", _header("orphan") + 'extends = "nowhere.toml"\n')
+    message = _load_error(child)
+    assert str(child) in message and "nowhere.toml" in message
+
+
+def test_cross_field_error_names_the_file(tmp_path):
+    path = _write(
+        tmp_path, "rates", _header("rates") + "[investors]\ndiscount_rate_per_yr = 0.04\n"
+    )
+    message = _load_error(path)
+    assert str(path) in message and "long_run_growth_per_yr" in message
 
 
 def test_top_level_parameter_must_sit_in_a_table(tmp_path):

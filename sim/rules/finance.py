@@ -39,7 +39,9 @@ def fundamental_value(
         revenue *= step
         earnings = margin * revenue
         pv += earnings / (1.0 + r) ** year
-    pv += earnings * (1.0 + g) / max(r - g, 0.01) / (1.0 + r) ** fade_years
+    if r <= g:
+        raise ValueError(f"discount rate {r} must exceed long-run growth {g}")
+    pv += earnings * (1.0 + g) / (r - g) / (1.0 + r) ** fade_years
     floor = floor_share * max(net_assets_usd_bn, 0.0)
     return max(floor, net_cash_usd_bn + pv, 1e-3)
 
@@ -94,7 +96,10 @@ def value_in_use(
     Worked example: 1,000 units, m = 300 USD/month, 24 months, r = 0.0075:
       annuity = (1 - 1.0075^-24) / 0.0075 = 21.889 -> 1,000 * 300 * 21.889 = 6.567e6 USD.
     """
-    annuity = (1.0 - (1.0 + rate) ** (-months_left)) / rate
+    if rate == 0.0:
+        annuity = months_left.astype(float)
+    else:
+        annuity = (1.0 - (1.0 + rate) ** (-months_left)) / rate
     return units * max(margin_usd_per_unit_month, 0.0) * annuity
 
 
@@ -115,8 +120,8 @@ def switching_probabilities(
     fundamentalist with nu * exp(-U), capped at 1; U saturates at +-2 (U -> 2 tanh(U / 2)),
     so even a stampede takes a few months.
     Worked example: nu = 1/6, a0 = -0.4, beta = 40, gap = 0.01, h = 1.2, s = 0.75:
-      U = -0.4 + 0.4 + 0.6 = 0.6 -> 2 tanh(0.3) = 0.58270 ->
-      fundamentalist 0.16667 * e^0.5827 = 0.29848; chartist 0.16667 * e^-0.5827 = 0.093063.
+      U = -0.4 + 0.4 + 0.6 = 0.6 -> 2 tanh(0.3) = 0.58263 ->
+      fundamentalist 0.16667 * e^0.58263 = 0.29846; chartist 0.16667 * e^-0.58263 = 0.093072.
     """
     attraction = (
         predisposition
@@ -152,7 +157,7 @@ def chartist_weights(
     w_i = (P_i / W) * exp(kappa_c * tau_s * tanh(trend_i / tau_s)), trend a monthly log
     return; beyond the saturation tau_s chartists stop extrapolating harder.
     Worked example: P = 200, W = 1000, trend 0.05, kappa_c = 2, tau_s = 0.05:
-      tanh(1) = 0.76159 -> 0.2 * exp(2 * 0.05 * 0.76159) = 0.2 * 1.07906 = 0.21581.
+      tanh(1) = 0.76159 -> 0.2 * exp(2 * 0.05 * 0.76159) = 0.2 * 1.07914 = 0.21583.
     """
     return market_cap / total_wealth * np.exp(gain * saturation * np.tanh(trend / saturation))
 

@@ -75,7 +75,7 @@ def allocate_with_spillover(requests: np.ndarray, capacity: np.ndarray) -> np.nd
     -> served [[3, 3], [1, 3]], seller loads [4, 6].
     """
     asked = requests.sum(axis=0)
-    ratio = np.divide(capacity, asked, out=np.ones_like(capacity), where=asked > capacity)
+    ratio = np.divide(capacity, asked, out=np.ones(capacity.shape), where=asked > capacity)
     served = requests * np.minimum(ratio, 1.0)[None, :]
     unserved = requests.sum(axis=1) - served.sum(axis=1)
     spare = np.maximum(capacity - served.sum(axis=0), 0.0)
