@@ -133,6 +133,31 @@ class CapitalMarket:
         self.pending_issue[firm] = 0.0
         return max(assets_usd_bn, 0.0) - proceeds
 
+    def reorganize(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> None:
+        """A firm that cannot pay is restructured and keeps operating (a Chapter 11).
+
+        Lenders first cover its overdraft (money really moves from them); its debt is then
+        cut to recovery_rate of its assets, and lenders swap the rest of their claims for
+        all of its shares, pro rata to their claims. Old shareholders lose everything: the
+        loss travels along the capital network from the firm to its owners and lenders.
+        """
+        overdraft = max(0.0, -self._firm_cash(firm))
+        if overdraft > 0:
+            self.borrow(firm, overdraft)
+        owed = float(self.debt[firm])
+        if owed <= 0:
+            return
+        stake = self.debt_claims[:, firm] / owed
+        kept = min(owed, recovery_rate * max(assets_usd_bn, 0.0))
+        self.debt_claims[:, firm] = kept * stake
+        self.debt[firm] = kept
+        self.default_losses_month += owed - kept
+        self.defaults.append(DefaultRecord(month, firm, owed, owed - kept))
+        self.holdings[:, firm] = self.shares[firm] * stake
+        self.pending_issue[firm] = 0.0
+        equity = max(assets_usd_bn - kept, 1e-3)
+        self.price[firm] = equity / self.shares[firm]
+
     def check_stocks(self) -> float:
         """Largest relative gap between claims held and claims outstanding (should be ~0)."""
         share_gap = np.abs(self.holdings.sum(axis=0) - np.where(self.listed, self.shares, 0))

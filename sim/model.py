@@ -224,11 +224,20 @@ class SurgeModel(mesa.Model):
                 self.ledger.receive("bailouts", group, idx, need)
                 self.government.bailouts_usd_bn += need
                 continue
-            loss = self.capital_market.default(
-                firm.firm, self.month, self.params.credit.recovery_rate, firm.book_assets()
-            )
-            firm.exit_market()
-            self.stranded_capital_usd_bn += loss
+            self.fail(firm)
+
+    def fail(self, firm) -> None:
+        """Hyperscalers are restructured and keep their data centres running; a lab is
+        liquidated and its customers move, unless it is the last lab standing."""
+        market, recovery = self.capital_market, self.params.credit.recovery_rate
+        last_lab = isinstance(firm, Lab) and sum(lab.alive for lab in self.labs) == 1
+        if isinstance(firm, Hyperscaler) or last_lab:
+            market.reorganize(firm.firm, self.month, recovery, firm.book_assets())
+            return
+        self.stranded_capital_usd_bn += market.default(
+            firm.firm, self.month, recovery, firm.book_assets()
+        )
+        firm.exit_market()
 
     def close_books(self) -> None:
         flows = self.ledger.close_month()

@@ -25,10 +25,10 @@ N_MONTHS = 180  # 15 years, 2015-01 .. 2029-12
 START = "2015-01-01"
 
 
-
 # The constructed series below end their crash at a sharp low; EXACT ends the turning point
 # at that low (no bottoming-out band) so lengths can be read straight off the construction.
 EXACT = PhaseRules(trough_band=0.0)
+
 
 def _logistic(t: np.ndarray, mid: float, ceiling: float = 0.8, scale: float = 10.0) -> np.ndarray:
     """Adoption S-curve: ceiling / (1 + exp(-(t - mid) / scale))."""

@@ -377,14 +377,3 @@ class Hyperscaler(mesa.Agent):
             self.model.params.investors.hyperscaler_margin,
             self.model.params.investors.hyperscaler_floor_share,
         )
-
-    def exit_market(self) -> None:
-        """A liquidated hyperscaler's fleet is sold out of the sector; it rents nothing more."""
-        self.alive = False
-        self.units[:] = 0.0
-        self.backlog_units = 0.0
-        self.book[:] = 0.0
-        self.monthly_depreciation[:] = 0.0
-        self.shell_gw = 0.0
-        self.shell_book = 0.0
-        self.shell_pipeline[:] = 0.0

@@ -1,0 +1,1 @@
+"""The Surge model: agents, rules, markets, ledger and parameters."""
