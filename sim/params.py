@@ -206,7 +206,9 @@ class HyperscalerParams:
     legacy_spend_growth_per_yr: float = p(
         0.05, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity"
     )
-    build_lead_months: int = p(20, 1, 120, "months", "order-to-online lead time")
+    build_lead_months: int = p(
+        12, 1, 120, "months", "shipment-to-online time (the fab queue comes on top)"
+    )
     accelerator_life_years: float = p(5.5, 1.0, 20.0, "years", "useful life of accelerators")
     building_life_years: float = p(25.0, 1.0, 100.0, "years", "useful life of buildings")
     facility_cost_usd_per_kw: float = p(
