@@ -30,6 +30,7 @@ COLUMNS = (
     "frontier_training_compute_flop",
     "cumulative_effective_compute_flop",
     "algorithmic_efficiency_x",
+    "algorithmic_breakthroughs_count",
     "hardware_price_performance_x",
     "token_price_usd_per_mtok",
     "frontier_token_price_usd_per_mtok",
@@ -107,6 +108,7 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
             lab.cumulative_effective_flop for lab in model.labs
         ),
         "algorithmic_efficiency_x": tech.algorithmic_efficiency,
+        "algorithmic_breakthroughs_count": tech.breakthroughs,
         "hardware_price_performance_x": float(np.exp(tech.log_hardware)),
         "token_price_usd_per_mtok": lab_revenue * 1e9 / tokens * 1e6
         if tokens > 0

@@ -26,7 +26,6 @@ from sim.rules.capability import (
     compute_optimal_split,
     data_mix,
     inference_flop_per_token,
-    reference_loss_at,
     trained_capability,
 )
 from sim.rules.finance import (
@@ -112,7 +111,9 @@ def test_compute_optimal_split_spends_budget_and_minimises_loss(compute_flop):
     for factor in (1.1, 1 / 1.1, 1.01, 1 / 1.01):
         n = split.n_params * factor
         assert chinchilla_loss(n, compute_flop / (6.0 * n), CHINCHILLA) > best
-    assert reference_loss_at(compute_flop, CHINCHILLA) == pytest.approx(best, rel=1e-12)
+    assert chinchilla_loss(
+        *compute_optimal_split(compute_flop, CHINCHILLA), CHINCHILLA
+    ) == pytest.approx(best, rel=1e-12)
 
 
 def test_capability_index_worked_example():
@@ -160,13 +161,13 @@ def test_trained_capability_with_ample_data_is_the_reference_run():
     # run trains on real tokens only, so its loss is the compute-optimal reference loss
     cp = CapabilityParams()
     index, loss, mix = trained_capability(1e22, 0.0, cp)
-    assert loss == pytest.approx(reference_loss_at(1e22, cp), rel=1e-12)
+    assert loss == pytest.approx(chinchilla_loss(*compute_optimal_split(1e22, cp), cp), rel=1e-12)
     assert index == pytest.approx(capability_index(loss, cp), rel=1e-12)
     assert mix.synthetic_tokens == 0.0
     # a run whose need exceeds the human stock trains on discounted synthetic data: worse loss
     _, short_loss, short_mix = trained_capability(1e30, 0.0, cp)
     assert short_mix.synthetic_tokens > 0.0
-    assert short_loss > reference_loss_at(1e30, cp)
+    assert short_loss > chinchilla_loss(*compute_optimal_split(1e30, cp), cp)
 
 
 def test_inference_flop_per_token_worked_example():

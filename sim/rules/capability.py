@@ -102,12 +102,6 @@ def trained_capability(
     return capability_index(loss, cp), loss, mix
 
 
-def reference_loss_at(compute_flop: float, cp: CapabilityParams) -> float:
-    """Compute-optimal loss with unlimited data, for charts and tests."""
-    s = compute_optimal_split(compute_flop, cp)
-    return chinchilla_loss(s.n_params, s.n_tokens, cp)
-
-
 def inference_flop_per_token(n_params: float, inference_efficiency: float) -> float:
     """Forward pass costs about 2 FLOP per parameter per token, cut by inference efficiency.
 
