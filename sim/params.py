@@ -83,6 +83,16 @@ class TechnologyParams:
     scheduled_breakthrough_multiple: float = p(
         30.0, 1.0, 1000.0, "x", "efficiency jump of the scheduled breakthrough"
     )
+    sample_efficiency_jump_month: int = p(
+        -1,
+        -1,
+        2400,
+        "month index",
+        "month a continual-learning advance cuts data needs (-1 = none)",
+    )
+    sample_efficiency_jump_multiple: float = p(
+        10.0, 1.0, 1e4, "x", "rise in the value of each training token at that advance"
+    )
     inference_share_of_algo_gains: float = p(
         0.15, 0.0, 1.0, "-", "share of log algorithmic gains that also cut inference FLOP per token"
     )

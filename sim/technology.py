@@ -6,6 +6,7 @@ efficiency is one sector-wide frontier; labs differ in how much compute they buy
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -22,6 +23,7 @@ class Technology:
     def __init__(self, params: Params, rng: np.random.Generator):
         self.tp = params.technology
         self.rng = rng
+        self.capability_params = params.capability  # data efficiency can jump over time
         self.log_hardware = 0.0  # ln(price-performance / start)
         self.log_algorithms = math.log(self.tp.algo_efficiency_start)
         self.log_algorithm_gain = 0.0  # ln(efficiency / start): ideas already found
@@ -51,6 +53,11 @@ class Technology:
         if month == tp.scheduled_breakthrough_month:
             jump += math.log(tp.scheduled_breakthrough_multiple)
         self.breakthroughs += jump > 0
+        if month == tp.sample_efficiency_jump_month:
+            cp = self.capability_params
+            self.capability_params = dataclasses.replace(
+                cp, sample_efficiency=cp.sample_efficiency * tp.sample_efficiency_jump_multiple
+            )
         self.log_algorithms += step + jump
         self.log_algorithm_gain += step + jump
 

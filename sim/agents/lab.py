@@ -78,7 +78,7 @@ class Lab(mesa.Agent):
         self.run_flop, self.run_month, self.run_expert_tokens = 0.0, 0, 0.0
 
     def _deploy(self, effective_flop: float, expert_tokens: float) -> None:
-        cp = self.model.params.capability
+        cp = self.model.technology.capability_params
         capability, _, mix = trained_capability(effective_flop, expert_tokens, cp)
         self.data_limited = mix.synthetic_tokens > 0
         if capability > self.trained_capability:
