@@ -7,6 +7,7 @@ code path that creates or destroys money shows up as an imbalance.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -50,12 +51,26 @@ class Ledger:
 
     @staticmethod
     def _check(amount) -> None:
-        if np.any(np.asarray(amount) < 0) or not np.all(np.isfinite(amount)):
+        if isinstance(amount, float | int):
+            ok = 0.0 <= amount < math.inf  # False for NaN too
+        else:
+            values = np.asarray(amount)
+            ok = bool((values >= 0).all() and np.isfinite(values).all())
+        if not ok:
             raise ValueError(f"ledger amounts must be finite and non-negative, got {amount}")
 
     def transfer(self, src: str, src_idx, dst: str, dst_idx, amount, purpose: str) -> None:
         """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays)."""
         self._check(amount)
+        if (
+            isinstance(amount, float | int)
+            and isinstance(src_idx, int)
+            and isinstance(dst_idx, int)
+        ):
+            self.cash[src][src_idx] -= amount
+            self.cash[dst][dst_idx] += amount
+            self.flows[purpose] += amount
+            return
         amount = np.asarray(amount, dtype=float)
         np.subtract.at(self.cash[src], np.broadcast_to(src_idx, amount.shape), amount)
         np.add.at(self.cash[dst], np.broadcast_to(dst_idx, amount.shape), amount)
@@ -64,13 +79,19 @@ class Ledger:
     def receive(self, boundary: str, dst: str, dst_idx, amount) -> None:
         """Money entering the model from a named boundary."""
         self._check(amount)
-        np.add.at(self.cash[dst], dst_idx, amount)
+        if isinstance(dst_idx, int):
+            self.cash[dst][dst_idx] += float(np.sum(amount))
+        else:
+            np.add.at(self.cash[dst], dst_idx, amount)
         self.inflows[self._boundary(boundary)] += float(np.sum(amount))
 
     def pay_out(self, src: str, src_idx, boundary: str, amount) -> None:
         """Money leaving the model to a named boundary."""
         self._check(amount)
-        np.subtract.at(self.cash[src], src_idx, amount)
+        if isinstance(src_idx, int):
+            self.cash[src][src_idx] -= float(np.sum(amount))
+        else:
+            np.subtract.at(self.cash[src], src_idx, amount)
         self.outflows[self._boundary(boundary)] += float(np.sum(amount))
 
     def settle(self, changes: list[tuple[str, np.ndarray, np.ndarray]], purpose: str) -> None:

@@ -49,7 +49,8 @@ class SurgeModel(mesa.Model):
         self.params = base.with_overrides(overrides) if overrides else base
         p = self.params
         self.month = 0
-        self.start = pd.Period(p.run.start_month, freq="M").to_timestamp()
+        start = pd.Period(p.run.start_month, freq="M").to_timestamp()
+        self.dates = pd.date_range(start, periods=p.run.months, freq="MS")
         self.safe_rate = p.investors.safe_rate_per_yr
         self.chartist_equity_cap = p.investors.max_equity_share
         self.credit_limit = p.credit.leverage_base
@@ -78,17 +79,25 @@ class SurgeModel(mesa.Model):
         self.capital_market = CapitalMarket(self.ledger, p.run.n_investors, firm_groups)
         self.government = Government(self)
         start_flop = p.labs.frontier_compute_start_flop
+        labs = []
         for i in range(n_labs):
             open_weights = i >= p.labs.n_closed_labs
             scale = p.labs.open_lab_compute_share if open_weights else 1.0
             lab = Lab(self, i, i, open_weights, start_flop * scale * self.rng.uniform(0.5, 1.0))
             lab.name = f"{'open' if open_weights else 'closed'}_lab_{i}"
+            labs.append(lab)
         capacity, growth = self.opening_capacity()
+        hyperscalers = []
         for k in range(n_hyp):
             h = Hyperscaler(
                 self, k, n_labs + k, k % p.hyperscalers.n_regions, capacity / n_hyp, growth
             )
             h.name = f"hyperscaler_{k}"
+            hyperscalers.append(h)
+        # Mesa keeps every agent in its AgentSets (model.agents_by_type); the model's own loops
+        # use these fixed tuples, in index order, which is faster and never reorders.
+        self.labs: tuple[Lab, ...] = tuple(labs)
+        self.hyperscalers: tuple[Hyperscaler, ...] = tuple(hyperscalers)
         self.firms = [*self.labs, *self.hyperscalers]
         self.node_index = {f.name: (f.index) for f in self.firms}
         self.compute_market = ComputeMarket(
@@ -145,15 +154,20 @@ class SurgeModel(mesa.Model):
     # ---- the month -----------------------------------------------------------------------
     def step(self) -> None:
         self.begin_month()
-        self.labs.do("plan")
-        self.hyperscalers.do("plan")
+        for lab in self.labs:
+            lab.plan()
+        for hyperscaler in self.hyperscalers:
+            hyperscaler.plan()
         self.adopter_pool.step()
         self.compute_market.clear()
-        self.labs.do("settle")
-        self.hyperscalers.do("settle")
-        self.hyperscalers.do("plan_orders")
+        for lab in self.labs:
+            lab.settle()
+        for hyperscaler in self.hyperscalers:
+            hyperscaler.settle()
+            hyperscaler.plan_orders()
         self.fill_capacity_orders()
-        self.hyperscalers.do("finance")
+        for hyperscaler in self.hyperscalers:
+            hyperscaler.finance()
         self.investor_pool.step()
         self.government.step()
         self.resolve_defaults()
@@ -245,16 +259,8 @@ class SurgeModel(mesa.Model):
 
     # ---- what agents ask of the model ------------------------------------------------------
     @property
-    def labs(self) -> mesa.agent.AgentSet:
-        return self.agents_by_type[Lab]
-
-    @property
-    def hyperscalers(self) -> mesa.agent.AgentSet:
-        return self.agents_by_type[Hyperscaler]
-
-    @property
     def date(self) -> pd.Timestamp:
-        return self.start + pd.DateOffset(months=self.month)
+        return self.dates[self.month]
 
     @property
     def inference_flop_per_hour(self) -> float:

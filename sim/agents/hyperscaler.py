@@ -187,12 +187,7 @@ class Hyperscaler(mesa.Agent):
         )  # USD bn per mn units per month
         months_left = live + self.life_months - self.now
         rate = self.model.params.investors.discount_rate_per_yr / 12.0
-        worth = np.array(
-            [
-                value_in_use(self.units[v], months_left[k], margin[k], rate)
-                for k, v in enumerate(live)
-            ]
-        )
+        worth = value_in_use(self.units[live], months_left, margin, rate)
         loss = np.maximum(self.book[live] - worth, 0.0)
         self.book[live] -= loss
         self.monthly_depreciation[live] = self.book[live] / np.maximum(months_left, 1)

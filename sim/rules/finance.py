@@ -87,12 +87,12 @@ def credit_limit(
 
 
 def value_in_use(
-    units: np.ndarray, months_left: np.ndarray, margin_usd_per_unit_month: float, rate: float
+    units: np.ndarray, months_left: np.ndarray, margin_usd_per_unit_month: np.ndarray, rate: float
 ) -> np.ndarray:
-    """What a vintage of capacity will earn over its remaining life (IAS 36 'value in use').
+    """What each vintage of capacity will earn over its remaining life (IAS 36 'value in use').
 
     Present value of a level monthly margin for n months at monthly rate r:
-      units * m * (1 - (1 + r)^-n) / r, zero if the margin is negative.
+      units * m * (1 - (1 + r)^-n) / r, zero where the margin is negative.
     Worked example: 1,000 units, m = 300 USD/month, 24 months, r = 0.0075:
       annuity = (1 - 1.0075^-24) / 0.0075 = 21.889 -> 1,000 * 300 * 21.889 = 6.567e6 USD.
     """
@@ -100,7 +100,7 @@ def value_in_use(
         annuity = months_left.astype(float)
     else:
         annuity = (1.0 - (1.0 + rate) ** (-months_left)) / rate
-    return units * max(margin_usd_per_unit_month, 0.0) * annuity
+    return units * np.maximum(margin_usd_per_unit_month, 0.0) * annuity
 
 
 def switching_probabilities(
