@@ -133,11 +133,19 @@ class CapitalMarket:
         self.pending_issue[firm] = 0.0
         return max(assets_usd_bn, 0.0) - proceeds
 
-    def reorganize(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> None:
+    def reorganize(
+        self,
+        firm: int,
+        month: int,
+        recovery_rate: float,
+        assets_usd_bn: float,
+        debt_ceiling_usd_bn: float,
+    ) -> None:
         """A firm that cannot pay is restructured and keeps operating (a Chapter 11).
 
         Lenders first cover its overdraft (money really moves from them); its debt is then
-        cut to recovery_rate of its assets, and lenders swap the rest of their claims for
+        cut to recovery_rate of its assets (and no more than the ceiling lenders would lend
+        against afresh), and lenders swap the rest of their claims for
         all of its shares, pro rata to their claims. Old shareholders lose everything: the
         loss travels along the capital network from the firm to its owners and lenders.
         """
@@ -148,7 +156,7 @@ class CapitalMarket:
         if owed <= 0:
             return
         stake = self.debt_claims[:, firm] / owed
-        kept = min(owed, recovery_rate * max(assets_usd_bn, 0.0))
+        kept = min(owed, recovery_rate * max(assets_usd_bn, 0.0), debt_ceiling_usd_bn)
         self.debt_claims[:, firm] = kept * stake
         self.debt[firm] = kept
         self.default_losses_month += owed - kept

@@ -52,8 +52,9 @@ class SurgeModel(mesa.Model):
         start = pd.Period(p.run.start_month, freq="M").to_timestamp()
         self.dates = pd.date_range(start, periods=p.run.months, freq="MS")
         self.safe_rate = p.investors.safe_rate_per_yr
-        self.chartist_equity_cap = p.investors.max_equity_share
+        self.chartist_trend_gain = p.investors.chartist_trend_gain
         self.credit_limit = p.credit.leverage_base
+        self.recent_default_loss_share = 0.0  # 12-month average of defaulted debt / debt
         self.bail_out_failing_firms = False
         self.technology = Technology(p, self.rng)
         self.expert_token_price_usd = p.capability.expert_token_price_usd
@@ -156,6 +157,7 @@ class SurgeModel(mesa.Model):
         self.begin_month()
         for lab in self.labs:
             lab.plan()
+        self.price_expert_data()
         for hyperscaler in self.hyperscalers:
             hyperscaler.plan()
         self.adopter_pool.step()
@@ -196,9 +198,12 @@ class SurgeModel(mesa.Model):
             cp.leverage_max,
             log_return,
             cp.credit_procyclicality,
-            market.default_losses_month / debt,
+            self.recent_default_loss_share,
             cp.credit_loss_sensitivity,
         )
+        self.recent_default_loss_share += (
+            market.default_losses_month / debt - self.recent_default_loss_share
+        ) / 12.0
         market.default_losses_month = 0.0
 
     def fill_capacity_orders(self) -> None:
@@ -246,7 +251,9 @@ class SurgeModel(mesa.Model):
         market, recovery = self.capital_market, self.params.credit.recovery_rate
         last_lab = isinstance(firm, Lab) and sum(lab.alive for lab in self.labs) == 1
         if isinstance(firm, Hyperscaler) or last_lab:
-            market.reorganize(firm.firm, self.month, recovery, firm.book_assets())
+            assets = firm.book_assets()
+            ceiling = 0.5 * self.credit_limit * assets  # so the firm can borrow again
+            market.reorganize(firm.firm, self.month, recovery, assets, ceiling)
             return
         self.stranded_capital_usd_bn += market.default(
             firm.firm, self.month, recovery, firm.book_assets()
@@ -308,15 +315,16 @@ class SurgeModel(mesa.Model):
         for lab in self.labs:
             lab.tokens_demanded = float(tokens_per_lab[lab.index])
 
-    def buy_expert_tokens(self, spend_usd_bn: float) -> float:
+    def price_expert_data(self) -> None:
+        """One wage for expert-written data, set by all labs' spending on the expert pool."""
         cp = self.params.capability
+        spend = sum(lab.expert_spend_usd_bn for lab in self.labs if lab.alive)
         self.expert_token_price_usd = expert_token_price(
-            spend_usd_bn * 1e9,
+            spend * 1e9,
             cp.expert_token_price_usd,
             cp.expert_tokens_per_month,
             cp.expert_supply_elasticity,
         )
-        return spend_usd_bn * 1e9 / self.expert_token_price_usd
 
     def valuation(
         self, net_assets, net_cash, revenue_per_yr, target_revenue_per_yr, margin, floor_share

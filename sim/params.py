@@ -143,14 +143,11 @@ class LabParams:
     final_run_share: float = p(
         0.3, 0.01, 1.0, "-", "share of R&D compute that goes into the final training run"
     )
-    cash_burn_months: float = p(
-        12.0, 1.0, 120.0, "months", "a lab spends its R&D cash over this many months"
+    payout_share: float = p(
+        0.5, 0.0, 1.0, "share", "share of cash beyond 1.5x its runway target a lab pays out monthly"
     )
     runway_target_months: float = p(
         18.0, 1.0, 120.0, "months", "cash a lab wants on hand, in months of spending"
-    )
-    max_dilution_per_month: float = p(
-        0.04, 0.0, 1.0, "share", "most new shares a firm issues in a month, share of outstanding"
     )
     staff_cost_usd_bn_per_yr: float = p(
         0.3, 0.0, 1e3, "USD bn/yr", "each lab's wage bill at the start"
@@ -374,7 +371,7 @@ class InvestorParams:
     )
     trend_memory_months: float = p(4.0, 1.0, 60.0, "months", "EWMA window of the price trend")
     trend_saturation_per_month: float = p(
-        0.05, 0.001, 1.0, "1/month", "trend beyond which chartists extrapolate no further"
+        0.04, 0.001, 1.0, "1/month", "trend beyond which chartists extrapolate no further"
     )
     chartist_share_start: float = p(0.2, 0.0, 1.0, "share", "investors starting as chartists")
     switching_intensity: float = p(
@@ -415,6 +412,9 @@ class CreditParams:
         20.0, 0.0, 1e4, "-", "limit cut per unit of default losses / sector debt"
     )
     credit_spread_per_yr: float = p(0.03, 0.0, 1.0, "1/yr", "interest over the safe rate")
+    max_dilution_per_month: float = p(
+        0.04, 0.0, 1.0, "share", "most new shares a firm issues in a month, share of outstanding"
+    )
     recovery_rate: float = p(0.4, 0.0, 1.0, "share", "share of defaulted debt recovered")
 
 
@@ -442,8 +442,8 @@ class GovernmentParams:
         doc="what the state does when the trigger fires",
         choices=("regulate", "cut_rates", "bail_out", "nothing"),
     )
-    regulation_equity_cap: float = p(
-        0.35, 0.0, 1.0, "share", "chartists' equity cap after regulation"
+    regulation_trend_gain_factor: float = p(
+        0.4, 0.0, 1.0, "x", "chartists' trend gain after regulation (limits on leveraged momentum)"
     )
     rate_cut_per_yr: float = p(0.02, 0.0, 0.5, "1/yr", "cut to the safe rate in a crisis")
 

@@ -74,10 +74,15 @@ def _model_in_crisis(response: str) -> SurgeModel:
     return model
 
 
-def test_regulation_caps_chartists_after_a_crash():
+def test_regulation_reins_in_chartists_after_a_crash():
     model = _model_in_crisis("regulate")
     assert model.government.responded
-    assert model.chartist_equity_cap == model.params.government.regulation_equity_cap
+    # 2.2 * 0.4 = 0.88: chartists extrapolate trends less than half as hard.
+    expected = (
+        model.params.investors.chartist_trend_gain
+        * model.params.government.regulation_trend_gain_factor
+    )
+    assert model.chartist_trend_gain == pytest.approx(expected)
 
 
 def test_rate_cut_after_a_crash():

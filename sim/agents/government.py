@@ -40,7 +40,7 @@ class Government(mesa.Agent):
         gp = self.model.params.government
         self.responded, self.response_month = True, self.model.month
         if gp.crisis_response == "regulate":
-            self.model.chartist_equity_cap = gp.regulation_equity_cap
+            self.model.chartist_trend_gain *= gp.regulation_trend_gain_factor
         elif gp.crisis_response == "cut_rates":
             self.model.safe_rate = max(0.0, self.model.safe_rate - gp.rate_cut_per_yr)
         elif gp.crisis_response == "bail_out":

@@ -260,7 +260,7 @@ class Hyperscaler(mesa.Agent):
         if cost_usd_bn <= 0:
             return 1.0
         room = max(0.0, self.model.credit_limit * self.book_assets() - self.debt)
-        issue = self.model.params.labs.max_dilution_per_month * float(
+        issue = self.model.params.credit.max_dilution_per_month * float(
             self.model.capital_market.market_cap[self.firm]
         )
         budget = max(0.0, self.cash + room + issue - 0.5 * self.cash_buffer() - self.capex_usd_bn)
@@ -319,7 +319,9 @@ class Hyperscaler(mesa.Agent):
         room = self.model.credit_limit * self.book_assets() - self.debt
         loan = min(gap, max(room, 0.0))
         market.borrow(self.firm, loan)
-        market.request_equity(self.firm, gap - loan, self.model.params.labs.max_dilution_per_month)
+        market.request_equity(
+            self.firm, gap - loan, self.model.params.credit.max_dilution_per_month
+        )
 
     # ---- views -----------------------------------------------------------------------
     @property

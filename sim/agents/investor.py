@@ -112,16 +112,15 @@ class InvestorPool:
         """Each investor's desired share of wealth in each firm, by its current rule."""
         ip = self.model.params.investors
         market = self.model.capital_market
-        total = float(self.wealth().sum())
+        total = float(self.liquid_wealth().sum())
         cap = np.where(market.listed, market.market_cap, 1.0)
         fund = fundamentalist_weights(self.fundamental_cap, cap, total, ip.fundamentalist_reversion)
         chart = chartist_weights(
-            cap, self.trend, total, ip.chartist_trend_gain, ip.trend_saturation_per_month
+            cap, self.trend, total, self.model.chartist_trend_gain, ip.trend_saturation_per_month
         )
         fund, chart = fund * market.listed, chart * market.listed
         rows = np.where(self.chartist[:, None], chart[None, :], fund[None, :])
-        limit = np.where(self.chartist, self.model.chartist_equity_cap, ip.max_equity_share)
-        return cap_weights(rows, limit)
+        return cap_weights(rows, np.full(rows.shape[0], ip.max_equity_share))
 
     def trade(self, weights: np.ndarray) -> None:
         """Clear the market with any new shares firms issue; settle trades in cash."""
@@ -154,6 +153,11 @@ class InvestorPool:
         change[ok] = np.log(market.price[ok] / old_price[ok])
         memory = self.model.params.investors.trend_memory_months
         self.trend += (change - self.trend) / memory
+
+    def liquid_wealth(self) -> np.ndarray:
+        """Cash and shares at today's prices: what the weights are shares of in the clearing."""
+        market = self.model.capital_market
+        return self.model.ledger.cash["investors"] + market.holdings @ market.price
 
     def wealth(self) -> np.ndarray:
         market = self.model.capital_market

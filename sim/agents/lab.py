@@ -171,9 +171,10 @@ class Lab(mesa.Agent):
         self.model.ledger.pay_out("labs", self.index, "wages", wages)
         self.wages_usd_bn = wages
         if self.expert_spend_usd_bn > 0:
-            tokens = self.model.buy_expert_tokens(self.expert_spend_usd_bn)
             self.model.ledger.pay_out("labs", self.index, "expert_data", self.expert_spend_usd_bn)
-            self.run_expert_tokens += tokens
+            self.run_expert_tokens += (
+                self.expert_spend_usd_bn * 1e9 / self.model.expert_token_price_usd
+            )
 
     def pay_tax(self) -> None:
         """Tax on operating earnings: revenue less serving compute and wages (R&D is investment)."""
@@ -191,11 +192,18 @@ class Lab(mesa.Agent):
             self.model.ledger.pay_out("labs", self.index, "taxes", tax)
 
     def seek_funding(self) -> None:
-        """Keep a runway of planned spending in cash; sell shares to fill the gap."""
+        """Keep a runway of planned spending in cash: sell shares to fill a gap, pay out a
+        surplus beyond half as much again as dividends."""
         lp = self.model.params.labs
-        monthly = self.rd_target_usd_bn + self.wages_usd_bn + self.compute_bill_usd_bn
-        gap = lp.runway_target_months * monthly - self.cash
-        self.model.capital_market.request_equity(self.firm, gap, lp.max_dilution_per_month)
+        serving = self.compute_bill_usd_bn * self.inference_share_of_bill
+        target = lp.runway_target_months * (self.rd_target_usd_bn + self.wages_usd_bn + serving)
+        market = self.model.capital_market
+        market.request_equity(
+            self.firm, target - self.cash, self.model.params.credit.max_dilution_per_month
+        )
+        surplus = self.cash - 1.5 * target
+        if surplus > 0:
+            market.pay_dividend(self.firm, lp.payout_share * surplus)
 
     # ---- views -----------------------------------------------------------------------
     @property
@@ -220,7 +228,8 @@ class Lab(mesa.Agent):
         )
 
     def book_assets(self) -> float:
-        return max(self.cash, 0.0)
+        """Cash and capitalised R&D: what a buyer of the lab (its models, its team) takes on."""
+        return max(self.cash, 0.0) + self.rd_capital_usd_bn
 
     def exit_market(self) -> None:
         """A failed lab stops serving; its customers find other providers next month."""

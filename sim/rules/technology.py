@@ -30,8 +30,9 @@ def algorithmic_log_growth(
 ) -> float:
     """Monthly growth of log algorithmic efficiency (Jones 1995 semi-endogenous growth).
 
-    g = g0 * R^lambda * exp(-phi * x), where R is research effort relative to the start and
-    x the log efficiency already gained: more effort speeds progress with diminishing
+    g = g0 * R^lambda * exp(-phi * x), where R is research effort relative to a reference level and
+    x the log efficiency already gained (R = effort / reference effort, so R = 1 gives g0):
+    more effort speeds progress with diminishing
     returns, and each idea found makes the next harder, so steady progress needs
     exponentially growing effort.
     Worked example: g0 = 1.2/yr, R = 8, lambda = 0.3, phi = 0.1, x = 5:
