@@ -1,19 +1,27 @@
-"""The `surge` command line: run a scenario and write its table, phases and chart.
+"""The `surge` command line: run, list, show and batch scenarios; summarise batches.
 
     surge run baseline
     surge run no_speculation --seed 3 --out out/ns3
     surge run my_scenario.toml --set months=240 --set chartist_trend_gain=3
+    surge list
+    surge show no_speculation
+    surge batch baseline no_speculation --seeds 20 --jobs 2 --out out/ablation
+    surge summary out/ablation --csv out/ablation/summary.csv
 
-Exit codes: 0 success, 2 bad input (unknown scenario or key, bad value, unwritable
-output folder); nothing is written on bad input.
+Exit codes: 0 success, 1 some runs of a batch failed, 2 bad input (unknown scenario or
+key, bad value, unwritable output folder, a folder in use); nothing is written on bad
+input.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import shutil
+import signal
 import sys
 import tomllib
 import uuid
@@ -21,14 +29,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.params import Params, ScenarioError, load_scenario
+from sim.params import (
+    FIELD_GROUP,
+    GROUPS,
+    SCENARIO_DIR,
+    Params,
+    ScenarioError,
+    load_scenario,
+    scenario_path,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PROG = "surge"
 EXIT_OK = 0
+EXIT_FAILED_RUNS = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 # Output files, in the order they are moved into place.
 OUTPUT_FILES = (
@@ -88,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Surge: an agent-based model of the AI infrastructure investment cycle "
             "(labs, hyperscalers, investors, adopters and a government, monthly)."
         ),
-        epilog=EPILOG,
+        epilog=COMMANDS_EPILOG + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -122,7 +140,219 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output folder (default out/<scenario name>); other files in it are left alone",
     )
+    _add_other_commands(commands)
     return parser
+
+
+SET_HELP = (
+    "override a parameter for every run, e.g. --set months=240 or "
+    "--set investors.herding_strength=0; values are read as TOML; repeatable"
+)
+
+LIST_EPILOG = """\
+examples:
+  surge list
+      every scenario in scenarios/ with its one-line description
+"""
+
+SHOW_EPILOG = """\
+examples:
+  surge show baseline
+      every parameter of the baseline scenario, grouped, with its unit
+  surge show no_speculation
+      the same for the ablation; the source column says which values come from
+      scenarios/no_speculation.toml (file:line), from the scenario it extends, or
+      from the model's defaults
+  surge show my_scenario.toml --set months=240
+      a scenario file with an override, as `surge run` would resolve it
+"""
+
+BATCH_EPILOG = """\
+examples:
+  surge batch baseline --seeds 20
+      20 replicates of the baseline; writes out/batch/
+  surge batch baseline no_speculation --seeds 20 --jobs 2 --out out/ablation
+      both scenarios with the same 20 seeds (common random numbers), 2 worker processes
+  surge batch baseline --grid herding_strength=0,0.25,0.5 --grid chartist_trend_gain=1,3
+      a 3 x 2 grid of parameter values, each with the --seeds replicates
+  surge batch baseline --seeds 50 --out out/big --resume
+      finish a batch that was interrupted (or rerun its failed runs); finished runs
+      are kept and the results are the same as those of an uninterrupted batch
+  surge batch baseline --executor dask --scheduler tcp://127.0.0.1:8786
+      run on a running dask cluster whose workers have Surge installed
+
+seeds: replicate k of every scenario and grid point runs with the k-th seed spawned
+from --root-seed (numpy SeedSequence), whatever the order the runs finish in.
+
+files written to the output folder:
+  manifest.json             batch spec and one record per finished run
+  runs/<run_id>.parquet     the monthly table of one run (units in column names)
+  runs/<run_id>.phases.csv  its detected Perez phases
+  runs/<run_id>.json        its record: scenario, grid values, seed, status, timing,
+                            error with traceback if it failed
+  batch.lock                while the batch runs (one batch per folder at a time)
+
+exit codes: 0 every run ok, 1 some runs failed (their records say why; --resume
+reruns them), 2 bad input (nothing is written), 130 interrupted (--resume finishes)
+"""
+
+SUMMARY_EPILOG = """\
+examples:
+  surge summary out/batch
+      median and 10th-90th percentiles of the headline metrics and phase dates, per
+      scenario and grid point
+  surge summary out/ablation --csv out/ablation/summary.csv
+      also save the summary as CSV (one row per scenario and grid point)
+"""
+
+COMMANDS_EPILOG = """\
+commands:
+  surge run baseline                      one run, outputs in out/baseline/
+  surge list                              the scenarios and what they are for
+  surge show no_speculation               resolved parameters and where each was set
+  surge batch baseline no_speculation --seeds 20
+                                          an ensemble of runs in out/batch/
+  surge summary out/batch                 ensemble medians and percentiles
+
+'surge COMMAND --help' shows the options and more examples of each command.
+
+"""
+
+
+def _positive(what: str):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {text!r}: expected an integer"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"invalid {what} {value}: must be at least 1")
+        return value
+
+    return convert
+
+
+def _add_other_commands(commands) -> None:
+    commands.add_parser(
+        "list",
+        help="list the scenarios in scenarios/ with their descriptions",
+        description="List the scenarios in scenarios/ with their one-line descriptions.",
+        epilog=LIST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+    show = commands.add_parser(
+        "show",
+        help="show a scenario's resolved parameters and where each value was set",
+        description=(
+            "Show every parameter of a scenario as a run would use it, grouped, with its unit"
+            " and its source: file:line where it was set (following `extends`), --set, or"
+            " default."
+        ),
+        epilog=SHOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("scenario", metavar="NAME|FILE", help="a scenario name or a .toml file")
+    show.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="show the parameters with this override applied; repeatable",
+    )
+
+    batch = commands.add_parser(
+        "batch",
+        help="run scenarios x grid points x seeds and write every run's results",
+        description=(
+            "Run one or more scenarios, over a grid of parameter values, with several seeds"
+            " each, in parallel; write each run's table, phases and record into one folder."
+        ),
+        epilog=BATCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument(
+        "scenarios",
+        nargs="+",
+        metavar="NAME|FILE",
+        help="scenario names in scenarios/ or .toml files",
+    )
+    batch.add_argument(
+        "--seeds",
+        type=_positive("number of seeds"),
+        default=10,
+        metavar="N",
+        help="replicates (seeds) per scenario and grid point, >= 1 (default 10)",
+    )
+    batch.add_argument(
+        "--root-seed",
+        type=_seed,
+        default=0,
+        metavar="S",
+        help="root of the seed sequence the replicate seeds are spawned from (default 0)",
+    )
+    batch.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="sweep a parameter over these values (read as TOML); repeat for a Cartesian grid",
+    )
+    batch.add_argument(
+        "--jobs",
+        type=_positive("number of jobs"),
+        default=None,
+        metavar="J",
+        help="worker processes for --executor process or a local dask cluster"
+        " (default: the number of CPUs)",
+    )
+    batch.add_argument(
+        "--executor",
+        choices=("serial", "process", "dask"),
+        default="process",
+        help="where runs execute: serial (this process), process (a process pool, the"
+        " default) or dask (a local dask cluster, or --scheduler)",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with --executor dask: a running scheduler, e.g. tcp://127.0.0.1:8786",
+    )
+    batch.add_argument(
+        "--out", metavar="DIR", default="out/batch", help="results folder (default out/batch)"
+    )
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the batch in --out: keep runs that finished ok, run the rest",
+    )
+    batch.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=SET_HELP,
+    )
+
+    summary = commands.add_parser(
+        "summary",
+        help="summarise a batch folder: ensemble medians and 10th/90th percentiles",
+        description=(
+            "Print, per scenario and grid point, the ensemble median and 10th/90th percentiles"
+            " of the headline metrics and of each Perez phase's start and length."
+        ),
+        epilog=SUMMARY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    summary.add_argument("folder", metavar="DIR", help="a folder written by `surge batch`")
+    summary.add_argument(
+        "--csv", metavar="PATH", default=None, help="also save the summary table as CSV"
+    )
 
 
 # ---- input ------------------------------------------------------------------------------
@@ -263,6 +493,301 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- list and show ----------------------------------------------------------------------
+
+
+def _display_path(path: Path) -> str:
+    """A path relative to the working folder when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = []
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            with path.open("rb") as fh:
+                header = tomllib.load(fh)
+            text = str(header.get("description", "")).strip() or "(no description)"
+            if "extends" in header:
+                text += f"  [extends {header['extends']}]"
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            text = f"(cannot be read: {exc})"
+        rows.append((path.stem, " ".join(text.split())))
+    if not rows:
+        print(f"no scenarios in {SCENARIO_DIR}")
+        return EXIT_OK
+    width = max(len(name) for name, _ in rows)
+    for name, text in rows:
+        print(f"{name:<{width}}  {text}")
+    return EXIT_OK
+
+
+_TABLE_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*\]\s*(?:#.*)?$")
+_KEY_RE = re.compile(
+    r"""^\s*((?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
+
+
+def toml_key_lines(text: str) -> dict[str, int]:
+    """Dotted key -> 1-based line where it is assigned, for the simple TOML of scenarios.
+
+    Understands [table] headers, bare/quoted/dotted keys and skips the inside of
+    multi-line strings; keys it cannot place are simply absent.
+    """
+    lines: dict[str, int] = {}
+    table: list[str] = []
+    open_quote: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if open_quote is not None:  # inside a multi-line string
+            if line.count(open_quote) % 2 == 1:
+                open_quote = None
+            continue
+        header = _TABLE_RE.match(line)
+        if header:
+            table = [part.strip() for part in header.group(1).split(".")]
+            continue
+        key = _KEY_RE.match(line)
+        if not key:
+            continue
+        parts = [
+            part.strip().strip("\"'")
+            for part in re.split(r"\.(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", key.group(1))
+        ]
+        lines.setdefault(".".join([*table, *parts]), number)
+        rest = line[key.end() :]
+        for quote in ('"""', "'''"):
+            if rest.count(quote) % 2 == 1:
+                open_quote = quote
+                break
+    return lines
+
+
+def scenario_sources(name_or_path: str | Path) -> tuple[list[Path], dict[str, str]]:
+    """The `extends` chain of a scenario (leaf first) and where each set value comes from.
+
+    Sources are 'path:line' of the file that set the value last (a child overrides its
+    parent); parameters no file sets are absent. Assumes the scenario loads (call
+    load_scenario first): this only locates values, it does not check them.
+    """
+    chain: list[Path] = []
+    sources: dict[str, str] = {}
+
+    def visit(path: Path) -> None:
+        if path.resolve() in [p.resolve() for p in chain]:
+            return
+        chain.append(path)
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        if "extends" in data:  # the same rule as sim.params: a .toml path is file-relative
+            parent = str(data["extends"])
+            if parent.endswith(".toml") and not Path(parent).is_absolute():
+                parent = str(path.parent / parent)
+            visit(scenario_path(parent))
+        where = toml_key_lines(text)
+        shown = _display_path(path)
+        for group, table in data.items():
+            if group in GROUPS and isinstance(table, dict):
+                for name in table:
+                    line = where.get(f"{group}.{name}")
+                    sources[f"{group}.{name}"] = f"{shown}:{line}" if line else shown
+
+    visit(scenario_path(name_or_path))
+    return chain, sources
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    overrides = parse_overrides(args.overrides)
+    params = load_scenario(args.scenario, overrides)  # bad input fails here
+    chain, sources = scenario_sources(args.scenario)
+    for key in overrides:
+        group = key.split(".", 1)[0] if "." in key else FIELD_GROUP[key]
+        name = key.split(".", 1)[1] if "." in key else key
+        sources[f"{group}.{name}"] = f"--set {key}"
+    header = tomllib.loads(chain[0].read_text(encoding="utf-8"))
+    print(f"scenario     {params.name}")
+    print(f"file         {_display_path(chain[0])}")
+    if len(chain) > 1:
+        print(f"extends      {' -> '.join(_display_path(p) for p in chain[1:])}")
+    if params.description:
+        print(f"description  {params.description}")
+    if header.get("claim"):
+        print(f"claim        {header['claim']}")
+    flat = params.flat()
+    rows: list[tuple[str, str, str, str, str]] = []
+    for group, cls in GROUPS.items():
+        for f in dataclasses.fields(cls):
+            dotted = f"{group}.{f.name}"
+            rows.append(
+                (
+                    group,
+                    f.name,
+                    _format_value(flat[dotted]),
+                    f.metadata.get("unit") or "-",
+                    sources.get(dotted, "default"),
+                )
+            )
+    w_name = max(len(r[1]) for r in rows)
+    w_value = max(len(r[2]) for r in rows)
+    w_unit = max(len(r[3]) for r in rows)
+    current = None
+    for group, name, value, unit, source in rows:
+        if group != current:
+            print(f"\n[{group}]")
+            current = group
+        print(f"  {name:<{w_name}}  {value:<{w_value}}  {unit:<{w_unit}}  {source}")
+    return EXIT_OK
+
+
+# ---- batch and summary ------------------------------------------------------------------
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """['months=36,48', 'preference=a,b'] -> {'months': [36, 48], 'preference': ['a', 'b']}.
+
+    Each value is read as TOML like a --set value; the parameter validation then checks
+    every value against the parameter's type and range.
+    """
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--grid {item!r}: expected KEY=V1,V2,..., e.g. --grid months=120,240")
+        pieces = [piece.strip() for piece in text.split(",")]
+        if not any(pieces) or not all(pieces):
+            raise UsageError(f"--grid {item!r}: give one or more values separated by commas")
+        if key in grid:
+            raise UsageError(f"--grid {key}: given twice; list all its values in one --grid")
+        grid[key] = [parse_overrides([f"v={piece}"])["v"] for piece in pieces]
+    return grid
+
+
+def _check_batch_out(out: Path) -> None:
+    """Like check_writable, for a folder that the batch writes into (not next to)."""
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"--out {out}: exists and is not a folder")
+        for folder in (out, out / "runs"):
+            if folder.exists() and (
+                not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)
+            ):
+                raise UsageError(f"--out {out}: no permission to write in {folder}")
+        return
+    check_writable(out)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from sim.batch import BatchError, BatchInterrupted, plan_batch, run_batch
+    from sim.executors import ExecutorError, check_executor
+
+    overrides = parse_overrides(args.overrides)
+    grid = parse_grid(args.grid)
+    try:
+        check_executor(args.executor, args.scheduler)
+        plan = plan_batch(
+            args.scenarios,
+            seeds=args.seeds,
+            root_seed=args.root_seed,
+            grid=grid,
+            overrides=overrides,
+        )
+    except (BatchError, ExecutorError) as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    _check_batch_out(out)
+    n = len(plan.tasks)
+    previous = _raise_on_sigterm()
+    try:
+        result = run_batch(
+            plan,
+            out,
+            executor=args.executor,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=True,
+        )
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    except BatchInterrupted as exc:
+        done = len(exc.result.records)
+        print(
+            f"{PROG}: interrupted; {done} of {n} runs are recorded in {out}/; "
+            f"rerun with --resume to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signal.SIGTERM, previous)
+    print(
+        f"{n} runs: {result.ok} ok ({result.skipped} already done), {result.failed} failed;"
+        f" records in {out}/manifest.json"
+    )
+    for record in result.records:
+        if record.get("status") != "ok":
+            last = (record.get("error") or "").strip().splitlines()[-1:] or ["unknown error"]
+            print(
+                f"  failed {record['run_id']} ({record['scenario']}, seed {record['seed']}):"
+                f" {last[0]}  [see {out}/runs/{record['run_id']}.json]"
+            )
+    if result.failed:
+        print(f"rerun the failed runs with: {PROG} batch ... --out {out} --resume")
+    print(f"summary: {PROG} summary {out}")
+    return result.exit_code
+
+
+def _raise_on_sigterm():
+    """SIGTERM stops a batch like Ctrl-C: records stay consistent and the lock is released."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return signal.getsignal(signal.SIGTERM)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from analysis.results import ResultsError, format_summary, load_results, summarise
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    csv = Path(args.csv) if args.csv else None
+    if csv is not None:
+        if csv.exists() and csv.is_dir():
+            raise UsageError(f"--csv {csv}: is a folder")
+        check_writable(csv.parent if str(csv.parent) else Path("."))
+    try:
+        frame = load_results(folder)
+        table = summarise(frame)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    print(format_summary(table))
+    if csv is not None:
+        from sim.batch import write_atomic
+
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        text = table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
+        write_atomic(csv, text.encode())
+        print(f"wrote {csv}")
+    return EXIT_OK
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -280,11 +805,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "show":
+            return cmd_show(args)
+        if args.command == "batch":
+            return cmd_batch(args)
+        if args.command == "summary":
+            return cmd_summary(args)
     except (UsageError, ScenarioError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `surge show baseline | head`: the reader left; not an error
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return _error(f"unknown command {args.command!r}")
 
 
