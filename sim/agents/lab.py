@@ -132,7 +132,7 @@ class Lab(mesa.Agent):
             markup = token_markup(
                 self.capability, best_rival, lp.closed_markup_base, lp.closed_markup_per_lead
             )
-        runway = max(self.cash, 0.0) / max(self.rd_spend_usd_bn + self.compute_bill_usd_bn, 1e-9)
+        runway = max(self.cash, 0.0) / max(self.monthly_spending(), 1e-9)
         depth = min(1.0, max(0.0, runway / lp.runway_target_months - 1.0))
         factor = markup * (1.0 - depth) + lp.subsidised_price_share * depth
         self.price_usd_per_mtok = token_price_usd_per_mtok(
@@ -195,8 +195,7 @@ class Lab(mesa.Agent):
         """Keep a runway of planned spending in cash: sell shares to fill a gap, pay out a
         surplus beyond half as much again as dividends."""
         lp = self.model.params.labs
-        serving = self.compute_bill_usd_bn * self.inference_share_of_bill
-        target = lp.runway_target_months * (self.rd_target_usd_bn + self.wages_usd_bn + serving)
+        target = lp.runway_target_months * self.monthly_spending(self.rd_target_usd_bn)
         market = self.model.capital_market
         market.request_equity(
             self.firm, target - self.cash, self.model.params.credit.max_dilution_per_month
@@ -209,6 +208,12 @@ class Lab(mesa.Agent):
     @property
     def cash(self) -> float:
         return float(self.model.ledger.cash["labs"][self.index])
+
+    def monthly_spending(self, rd_usd_bn: float | None = None) -> float:
+        """R&D (training compute and data), wages and the compute that serves customers."""
+        rd = self.rd_spend_usd_bn if rd_usd_bn is None else rd_usd_bn
+        serving = self.compute_bill_usd_bn * self.inference_share_of_bill
+        return rd + self.wages_usd_bn + serving
 
     @property
     def inference_share_of_bill(self) -> float:
