@@ -140,6 +140,7 @@ class BatchPlan:
     spec: dict[str, Any]
     spec_id: str
     tasks: tuple[Task, ...]
+    point_hashes: tuple[str, ...] = ()  # plan_points only: each point's param_hash, in order
 
 
 def _spec_id(spec: Mapping[str, Any]) -> str:
@@ -261,6 +262,88 @@ def plan_batch(
         "replicate_seeds": replicate_seeds,
     }
     return BatchPlan(spec=spec, spec_id=_spec_id(spec), tasks=tuple(tasks))
+
+
+def plan_points(
+    scenario: str | Path,
+    points: Sequence[Mapping[str, Any]],
+    seeds: int = 1,
+    root_seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+    label: Mapping[str, Any] | None = None,
+) -> BatchPlan:
+    """Check all input and list the tasks: explicit parameter points x replicates.
+
+    Unlike :func:`plan_batch`'s Cartesian grid, ``points`` lists each parameter point
+    (flat or dotted names -> values) itself, e.g. the rows of a sensitivity-analysis
+    sample. Points that resolve to the same parameters (a repeated sample row) share
+    their runs: each distinct point is run once per replicate. ``overrides`` apply to
+    every run, like ``--set``. ``label`` (plain JSON values) is stored in the spec, so a
+    folder is only resumed by the same study. The spec holds a hash of the points, not
+    the points, to keep the manifest small for large studies.
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise BatchError(f"--seeds {seeds}: need at least 1 seed per point")
+    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+        raise BatchError(f"--root-seed {root_seed}: must be an integer >= 0")
+    if not points:
+        raise BatchError("give at least one parameter point")
+    set_items = _canonical_keys(dict(overrides or {}), "--set")
+    base = load_scenario(scenario, set_items)  # unknown scenario, bad --set: raises here
+    flat_base = base.flat()
+    canonical_set = {k: flat_base[k] for k in set_items}
+    source = _worker_source(scenario)
+    replicate_seeds = [seed_for(root_seed, k) for k in range(seeds)]
+    tasks: list[Task] = []
+    canonical_points: list[dict[str, Any]] = []
+    hashes: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(points):
+        point = _canonical_keys(dict(raw), f"point {i}")
+        for key in point:
+            if key in set_items:
+                raise BatchError(f"point {i}: {key} is also given with --set; give it once")
+        params = load_scenario(scenario, {**set_items, **point})  # bad value: raises
+        flat = params.flat()
+        values = {k: flat[k] for k in point}
+        canonical_points.append(values)
+        phash = param_hash(params)
+        hashes.append(phash)
+        if phash in seen:
+            continue
+        seen.add(phash)
+        for k, seed in enumerate(replicate_seeds):
+            tasks.append(
+                Task(
+                    run_id=run_id_for(phash, seed),
+                    scenario=source,
+                    scenario_name=params.name,
+                    grid=values,
+                    replicate=k,
+                    seed=seed,
+                    overrides={**canonical_set, **values},
+                    param_hash=phash,
+                    scenario_input=str(scenario),
+                )
+            )
+    spec = {
+        "format": FORMAT,
+        "scenarios": [{"input": str(scenario), "name": base.name, "param_hash": param_hash(base)}],
+        "overrides": canonical_set,
+        "grid": {},
+        "points": {
+            "count": len(canonical_points),
+            "distinct": len(seen),
+            "sha256": hashlib.sha256(canonical_json(canonical_points).encode()).hexdigest(),
+        },
+        "label": dict(label or {}),
+        "seeds": seeds,
+        "root_seed": root_seed,
+        "replicate_seeds": replicate_seeds,
+    }
+    return BatchPlan(
+        spec=spec, spec_id=_spec_id(spec), tasks=tuple(tasks), point_hashes=tuple(hashes)
+    )
 
 
 # ---- files ------------------------------------------------------------------------------
@@ -560,7 +643,7 @@ def _describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
             value = [s.get("name") if isinstance(s, dict) else s for s in value]
         return json.dumps(value, default=str)
 
-    keys = ("scenarios", "overrides", "grid", "seeds", "root_seed")
+    keys = ("scenarios", "overrides", "grid", "points", "label", "seeds", "root_seed")
     diffs = [
         f"{k} {brief(old, k)} there, {brief(new, k)} now"
         for k in keys
@@ -842,7 +925,10 @@ def run_batch(
 
 def _describe_start(plan: BatchPlan, folder: Path, executor: str, done: int | None) -> str:
     spec = plan.spec
-    points = int(np.prod([len(v) for v in spec["grid"].values()])) if spec["grid"] else 1
+    if "points" in spec:
+        points = spec["points"]["distinct"]
+    else:
+        points = int(np.prod([len(v) for v in spec["grid"].values()])) if spec["grid"] else 1
     text = (
         f"batch of {len(plan.tasks)} runs = {len(spec['scenarios'])} scenario(s) x {points} "
         f"grid point(s) x {spec['seeds']} seed(s) in {folder}/, executor {executor}"

@@ -79,20 +79,22 @@ class Ledger:
     def receive(self, boundary: str, dst: str, dst_idx, amount) -> None:
         """Money entering the model from a named boundary."""
         self._check(amount)
+        total = amount if isinstance(amount, float | int) else float(np.sum(amount))
         if isinstance(dst_idx, int):
-            self.cash[dst][dst_idx] += float(np.sum(amount))
+            self.cash[dst][dst_idx] += total
         else:
             np.add.at(self.cash[dst], dst_idx, amount)
-        self.inflows[self._boundary(boundary)] += float(np.sum(amount))
+        self.inflows[self._boundary(boundary)] += total
 
     def pay_out(self, src: str, src_idx, boundary: str, amount) -> None:
         """Money leaving the model to a named boundary."""
         self._check(amount)
+        total = amount if isinstance(amount, float | int) else float(np.sum(amount))
         if isinstance(src_idx, int):
-            self.cash[src][src_idx] -= float(np.sum(amount))
+            self.cash[src][src_idx] -= total
         else:
             np.subtract.at(self.cash[src], src_idx, amount)
-        self.outflows[self._boundary(boundary)] += float(np.sum(amount))
+        self.outflows[self._boundary(boundary)] += total
 
     def settle(self, changes: list[tuple[str, np.ndarray, np.ndarray]], purpose: str) -> None:
         """A multilateral settlement (e.g. a market's trades): signed changes that sum to zero."""

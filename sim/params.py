@@ -23,11 +23,23 @@ class ScenarioError(ValueError):
     """Bad scenario input; the message names file, key, value and what is allowed."""
 
 
-def p(default, lo=None, hi=None, unit="", doc="", choices=None):
-    """A parameter field: default, inclusive range [lo, hi] (None = open), unit, meaning."""
+def p(default, lo=None, hi=None, unit="", doc="", choices=None, sens=None):
+    """A parameter field: default, inclusive range [lo, hi] (None = open), unit, meaning.
+
+    ``sens=(low, high)`` is the plausible range a global sensitivity analysis samples
+    (``surge sensitivity``), in the field's unit and inside [lo, hi]; checked at import by
+    :func:`check_sens_bounds`.
+    """
     return field(
         default=default,
-        metadata={"lo": lo, "hi": hi, "unit": unit, "doc": doc, "choices": choices},
+        metadata={
+            "lo": lo,
+            "hi": hi,
+            "unit": unit,
+            "doc": doc,
+            "choices": choices,
+            "sens": None if sens is None else tuple(sens),
+        },
     )
 
 
@@ -42,7 +54,12 @@ class RunParams:
 @dataclass(frozen=True)
 class TechnologyParams:
     flop_per_usd_doubling_years: float = p(
-        2.46, 0.5, 20.0, "years", "hardware price-performance doubling time at the start"
+        2.46,
+        0.5,
+        20.0,
+        "years",
+        "hardware price-performance doubling time at the start",
+        sens=(1.5, 3.5),
     )
     hardware_plateau_multiple: float = p(
         300.0, 1.0, 1e9, "x start", "price-performance ceiling as a multiple of the start level"
@@ -177,13 +194,23 @@ class LabParams:
         0.005, 0.0, 1e3, "USD bn/month", "each lab's R&D spending (compute and data) at the start"
     )
     rd_ambition_growth_per_yr: float = p(
-        1.4, 0.0, 20.0, "1/yr", "growth of the R&D spending a lab aims for (training cost growth)"
+        1.4,
+        0.0,
+        20.0,
+        "1/yr",
+        "growth of the R&D spending a lab aims for (training cost growth)",
+        sens=(0.8, 2.0),
     )
     rd_share_of_value_per_yr: float = p(
         0.1, 0.0, 10.0, "1/yr", "R&D a lab's fundamentals justify in a year, share of that value"
     )
     rd_valuation_elasticity: float = p(
-        1.5, 0.0, 5.0, "-", "R&D rises this % per % of market value above fundamental value"
+        1.5,
+        0.0,
+        5.0,
+        "-",
+        "R&D rises this % per % of market value above fundamental value",
+        sens=(0.5, 2.5),
     )
     min_runway_months: float = p(
         6.0, 1.0, 120.0, "months", "a lab never spends more per month than cash / this"
@@ -214,7 +241,7 @@ class HyperscalerParams:
         0.05, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity"
     )
     build_lead_months: int = p(
-        12, 1, 120, "months", "shipment-to-online time (the fab queue comes on top)"
+        12, 1, 120, "months", "shipment-to-online time (the fab queue comes on top)", sens=(6, 24)
     )
     accelerator_life_years: float = p(5.5, 1.0, 20.0, "years", "useful life of accelerators")
     building_life_years: float = p(25.0, 1.0, 100.0, "years", "useful life of buildings")
@@ -234,7 +261,12 @@ class HyperscalerParams:
     )
     target_utilisation: float = p(0.8, 0.05, 1.0, "share", "utilisation a hyperscaler plans for")
     rent_utilisation_elasticity: float = p(
-        2.0, 0.0, 50.0, "-", "rent rises this many % per 1% of utilisation above target"
+        2.0,
+        0.0,
+        50.0,
+        "-",
+        "rent rises this many % per 1% of utilisation above target",
+        sens=(0.5, 5.0),
     )
     rent_adjustment_per_month: float = p(
         0.15, 0.0, 1.0, "share", "share of the gap to the utilisation-implied rent closed monthly"
@@ -246,7 +278,12 @@ class HyperscalerParams:
         1.0, 0.0, 20.0, "1/yr", "highest demand growth a capacity plan extrapolates"
     )
     tobin_q_sensitivity: float = p(
-        1.0, 0.0, 10.0, "-", "elasticity of planned capacity to market over fundamental value"
+        1.0,
+        0.0,
+        10.0,
+        "-",
+        "elasticity of planned capacity to market over fundamental value",
+        sens=(0.25, 2.0),
     )
     order_cancellation_per_month: float = p(
         0.05, 0.0, 1.0, "share", "share of surplus accelerator orders cancelled each month"
@@ -258,7 +295,12 @@ class HyperscalerParams:
         0.1, 1e-6, 1e4, "mn H100e/month", "accelerators the fabs can deliver at the start"
     )
     fab_expansion_per_yr: float = p(
-        1.5, 0.0, 10.0, "1/yr", "fab capacity growth while a half-year backlog of orders waits"
+        1.5,
+        0.0,
+        10.0,
+        "1/yr",
+        "fab capacity growth while a half-year backlog of orders waits",
+        sens=(0.75, 2.5),
     )
     grid_gw_per_month_per_region: float = p(
         0.6, 0.0, 1e3, "GW/month", "data-centre power that can be connected per month, per region"
@@ -294,10 +336,15 @@ class AdopterParams:
         0.5, 0.0, 10.0, "-", "token budget as a share of the value of the tasks"
     )
     bass_innovation_per_yr: float = p(
-        0.03, 0.0, 5.0, "1/yr", "Bass p: adoption without contact (Sultan et al. 1990)"
+        0.03,
+        0.0,
+        5.0,
+        "1/yr",
+        "Bass p: adoption without contact (Sultan et al. 1990)",
+        sens=(0.01, 0.06),
     )
     bass_imitation_per_yr: float = p(
-        0.38, 0.0, 10.0, "1/yr", "Bass q: adoption by imitating adopted neighbours"
+        0.38, 0.0, 10.0, "1/yr", "Bass q: adoption by imitating adopted neighbours", sens=(0.2, 0.6)
     )
     social_degree: int = p(8, 2, 200, "links", "mean neighbours on the adopter graph")
     social_rewiring: float = p(0.1, 0.0, 1.0, "-", "small-world rewiring probability")
@@ -364,14 +411,24 @@ class InvestorParams:
         0.6, 0.01, 0.99, "share", "most of its wealth an investor holds in AI equities"
     )
     fundamentalist_reversion: float = p(
-        1.0, 0.0, 10.0, "-", "kappa_f: demand elasticity to log(fundamental/price)"
+        1.0, 0.0, 10.0, "-", "kappa_f: demand elasticity to log(fundamental/price)", sens=(0.5, 2.0)
     )
     chartist_trend_gain: float = p(
-        2.2, 0.0, 50.0, "-", "kappa_c: demand multiplier per unit of monthly log trend"
+        2.2,
+        0.0,
+        50.0,
+        "-",
+        "kappa_c: demand multiplier per unit of monthly log trend",
+        sens=(1.0, 4.0),
     )
     trend_memory_months: float = p(4.0, 1.0, 60.0, "months", "EWMA window of the price trend")
     trend_saturation_per_month: float = p(
-        0.04, 0.001, 1.0, "1/month", "trend beyond which chartists extrapolate no further"
+        0.04,
+        0.001,
+        1.0,
+        "1/month",
+        "trend beyond which chartists extrapolate no further",
+        sens=(0.02, 0.08),
     )
     chartist_share_start: float = p(0.2, 0.0, 1.0, "share", "investors starting as chartists")
     switching_intensity: float = p(
@@ -380,12 +437,23 @@ class InvestorParams:
         1e4,
         "-",
         "Brock-Hommes beta: response to the fitness gap (per unit of monthly return)",
+        sens=(50.0, 300.0),
     )
     herding_strength: float = p(
-        0.6, 0.0, 20.0, "-", "Lux-Marchesi: response to the chartist share of neighbours"
+        0.6,
+        0.0,
+        20.0,
+        "-",
+        "Lux-Marchesi: response to the chartist share of neighbours",
+        sens=(0.0, 1.5),
     )
     chartist_predisposition: float = p(
-        -0.3, -20.0, 20.0, "-", "attraction of the chartist rule when neither performs better"
+        -0.3,
+        -20.0,
+        20.0,
+        "-",
+        "attraction of the chartist rule when neither performs better",
+        sens=(-1.0, 0.5),
     )
     switching_rate_per_yr: float = p(
         0.6, 0.0, 120.0, "1/yr", "base rate at which investors reconsider their rule"
@@ -406,7 +474,7 @@ class CreditParams:
     leverage_max: float = p(0.6, 0.0, 0.99, "debt/assets", "loosest limit in a boom")
     leverage_min: float = p(0.1, 0.0, 0.95, "debt/assets", "tightest limit after losses")
     credit_procyclicality: float = p(
-        0.5, 0.0, 10.0, "-", "limit change per unit of sector 12-month log return"
+        0.5, 0.0, 10.0, "-", "limit change per unit of sector 12-month log return", sens=(0.0, 1.5)
     )
     credit_loss_sensitivity: float = p(
         20.0, 0.0, 1e4, "-", "limit cut per unit of default losses / sector debt"
@@ -466,6 +534,45 @@ for _group, _cls in GROUPS.items():
     for _f in fields(_cls):
         assert _f.name not in FIELD_GROUP, f"duplicate parameter name {_f.name}"
         FIELD_GROUP[_f.name] = _group
+
+
+def check_sens_bounds(group: str, f: dataclasses.Field) -> None:
+    """Raise ScenarioError unless a field's ``sens`` bounds are numbers lo <= low < high <= hi."""
+    sens = f.metadata.get("sens")
+    if sens is None:
+        return
+    name = f"{group}.{f.name}"
+    expected = f.type if isinstance(f.type, str) else f.type.__name__
+    if expected not in ("int", "float"):
+        raise ScenarioError(f"{name}: sens bounds need a numeric parameter, not {expected}")
+    ok = (
+        len(sens) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in sens)
+        and all(math.isfinite(x) for x in sens)
+        and sens[0] < sens[1]
+    )
+    if not ok:
+        raise ScenarioError(f"{name}: sens = {sens!r}; expected (low, high) numbers, low < high")
+    lo, hi = f.metadata["lo"], f.metadata["hi"]
+    if (lo is not None and sens[0] < lo) or (hi is not None and sens[1] > hi):
+        raise ScenarioError(
+            f"{name}: sens = {sens!r} is outside the parameter's range [{lo}, {hi}]"
+        )
+
+
+for _group, _cls in GROUPS.items():
+    for _f in fields(_cls):
+        check_sens_bounds(_group, _f)
+
+
+def sens_fields() -> dict[str, dataclasses.Field]:
+    """Every parameter with sensitivity bounds: dotted name -> field, in definition order."""
+    return {
+        f"{g}.{f.name}": f
+        for g, cls in GROUPS.items()
+        for f in fields(cls)
+        if f.metadata.get("sens") is not None
+    }
 
 
 def _describe_allowed(f: dataclasses.Field) -> str:

@@ -31,6 +31,7 @@ class Hyperscaler(mesa.Agent):
         self.monthly_depreciation = np.zeros(size)
         self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
         self._seed_installed_base(capacity_mn, growth)
+        self.count_fleet()
         self.shell_gw = self.committed_power_gw() / hp.target_utilisation
         self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
         self.shell_book = self.shell_gw * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
@@ -80,6 +81,7 @@ class Hyperscaler(mesa.Agent):
             return
         self.receive_buildings()
         self.retire_worn_out_units()
+        self.count_fleet()
         self.set_rent()
 
     # ---- the month, after markets ----------------------------------------------------
@@ -332,14 +334,12 @@ class Hyperscaler(mesa.Agent):
     def debt(self) -> float:
         return float(self.model.capital_market.debt[self.firm])
 
-    @property
-    def online_units_mn(self) -> float:
-        return float(self.units[: self.now + 1].sum())
-
-    @property
-    def power_in_use_gw(self) -> float:
+    def count_fleet(self) -> None:
+        """Units online and the power they draw; the fleet online changes only when vintages
+        arrive or retire at the start of the month, so the sums are taken once then."""
         sl = slice(0, self.now + 1)
-        return float((self.units[sl] * self.kw_per_unit[sl]).sum())  # mn units * kW = GW
+        self.online_units_mn = float(self.units[sl].sum())
+        self.power_in_use_gw = float((self.units[sl] * self.kw_per_unit[sl]).sum())  # GW
 
     def committed_power_gw(self) -> float:
         return float((self.units * self.kw_per_unit).sum())
