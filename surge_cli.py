@@ -1,4 +1,4 @@
-"""The `surge` command line: run, list, show and batch scenarios; summarise batches.
+"""The `surge` command line: run, list, show and batch scenarios; summarise and analyse.
 
     surge run baseline
     surge run no_speculation --seed 3 --out out/ns3
@@ -213,6 +213,8 @@ commands:
   surge batch baseline no_speculation --seeds 20
                                           an ensemble of runs in out/batch/
   surge summary out/batch                 ensemble medians and percentiles
+  surge sensitivity baseline --method morris --params all --n 10
+                                          which parameters drive the outputs
 
 'surge COMMAND --help' shows the options and more examples of each command.
 
@@ -352,6 +354,95 @@ def _add_other_commands(commands) -> None:
     summary.add_argument("folder", metavar="DIR", help="a folder written by `surge batch`")
     summary.add_argument(
         "--csv", metavar="PATH", default=None, help="also save the summary table as CSV"
+    )
+    _add_sensitivity_command(commands)
+
+
+SENSITIVITY_EPILOG = """\
+examples:
+  surge sensitivity baseline --method morris --params all --n 10 --seeds 2
+      Morris screening of every parameter with sensitivity bounds (sens= in
+      sim/params.py); writes out/sensitivity/baseline_morris/
+  surge sensitivity baseline --method sobol --params herding_strength,tobin_q_sensitivity \\
+      --n 512 --executor dask --scheduler tcp://10.0.0.5:8786
+      Sobol' indices of two parameters (n must be a power of 2) on a dask cluster
+  surge sensitivity baseline --method sobol --params all --n 1024 --resume
+      finish an interrupted study: finished runs are kept
+
+files written to --out:
+  batch/            the batch of runs (as `surge batch`; resumable)
+  indices.csv       per output and parameter: mu_star, mu_star_conf, sigma, mu (Morris)
+                    or S1, S1_conf, ST, ST_conf (Sobol', 95% bootstrap intervals)
+  outputs.csv       the design, one row per point, with its outputs averaged over seeds
+  run_outputs.csv   the outputs of every run
+  morris_*.png / sobol_*.png   mu*-sigma plot / S1 and ST bars per output
+  summary.md        the top drivers of each output
+  study.json        method, parameters, bounds, seeds
+
+a run without a turning point counts its horizon (its length in months) as the
+turning-point month; summary.md reports the share of such runs.
+
+exit codes: 0 success, 1 some runs failed (rerun with --resume), 2 bad input
+"""
+
+
+def _add_sensitivity_command(commands) -> None:
+    sens = commands.add_parser(
+        "sensitivity",
+        help="global sensitivity analysis (Morris or Sobol') of a scenario's parameters",
+        description=(
+            "Sample parameters over their sensitivity bounds with SALib, run the sample as a"
+            " batch and compute Morris or Sobol' indices of the headline outputs."
+        ),
+        epilog=SENSITIVITY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sens.add_argument("scenario", metavar="NAME|FILE", help="a scenario name or a .toml file")
+    sens.add_argument("--method", choices=("morris", "sobol"), required=True)
+    sens.add_argument(
+        "--params",
+        required=True,
+        metavar="A,B|all",
+        help="parameters to vary (flat or dotted names), or all with sensitivity bounds",
+    )
+    sens.add_argument(
+        "--n",
+        type=_positive("n"),
+        required=True,
+        metavar="N",
+        help="Morris: trajectories; Sobol': base samples, a power of 2",
+    )
+    sens.add_argument(
+        "--seeds",
+        type=_positive("number of seeds"),
+        default=1,
+        metavar="K",
+        help="replicates per design point; outputs are averaged over them (default 1)",
+    )
+    sens.add_argument(
+        "--root-seed",
+        type=_seed,
+        default=0,
+        metavar="S",
+        help="root of the replicate seeds and of the sampler's seed (default 0)",
+    )
+    sens.add_argument("--executor", choices=("serial", "process", "dask"), default="process")
+    sens.add_argument("--scheduler", metavar="ADDRESS", default=None)
+    sens.add_argument("--jobs", type=_positive("number of jobs"), default=None, metavar="J")
+    sens.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="study folder (default out/sensitivity/<scenario>_<method>)",
+    )
+    sens.add_argument("--resume", action="store_true", help="continue the study in --out")
+    sens.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=SET_HELP,
     )
 
 
@@ -788,6 +879,80 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# A study can have 10^5 runs: rewrite its manifest at most this often (the run records are
+# written as each run finishes, and --resume rebuilds the manifest from them).
+MANIFEST_EVERY_S = 2.0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.batch import BatchError, BatchInterrupted, run_batch
+    from sim.executors import ExecutorError, check_executor
+    from sim.sensitivity import SensitivityError, plan_study
+
+    overrides = parse_overrides(args.overrides)
+    try:
+        check_executor(args.executor, args.scheduler)
+        study = plan_study(
+            args.scenario,
+            args.method,
+            args.params,
+            args.n,
+            seeds=args.seeds,
+            root_seed=args.root_seed,
+            overrides=overrides,
+        )
+    except (BatchError, ExecutorError, SensitivityError) as exc:
+        raise UsageError(str(exc)) from None
+    stem = Path(str(args.scenario)).stem
+    out = Path(args.out) if args.out else Path("out/sensitivity") / f"{stem}_{args.method}"
+    batch_folder = out / "batch"
+    _check_batch_out(out)
+    n = len(study.plan.tasks)
+    previous = _raise_on_sigterm()
+    try:
+        result = run_batch(
+            study.plan,
+            batch_folder,
+            executor=args.executor,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=True,
+            manifest_every_s=MANIFEST_EVERY_S,
+        )
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    except BatchInterrupted as exc:
+        done = len(exc.result.records)
+        print(
+            f"{PROG}: interrupted; {done} of {n} runs are recorded in {batch_folder}/; "
+            "rerun with --resume to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signal.SIGTERM, previous)
+    print(f"{n} runs: {result.ok} ok ({result.skipped} already done), {result.failed} failed")
+    if result.exit_code != EXIT_OK:
+        print(f"not analysed; rerun the failed runs with: {PROG} sensitivity ... --resume")
+        return result.exit_code
+    from analysis.sensitivity import write_report
+
+    written = write_report(
+        out,
+        batch_folder,
+        study.method,
+        study.problem,
+        study.design,
+        study.plan.point_hashes,
+        study.meta(),
+        study.seed,
+    )
+    print(f"wrote {', '.join(p.name for p in written)} in {out}/")
+    return EXIT_OK
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -813,6 +978,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_batch(args)
         if args.command == "summary":
             return cmd_summary(args)
+        if args.command == "sensitivity":
+            return cmd_sensitivity(args)
     except (UsageError, ScenarioError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:

@@ -837,8 +837,15 @@ def run_batch(
     resume: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    manifest_every_s: float = 0.0,
 ) -> BatchResult:
     """Run the plan's tasks and write results into ``out``; return what happened.
+
+    ``manifest_every_s`` > 0 rewrites ``manifest.json`` at most that often while runs
+    finish (always at the end and on Ctrl-C) instead of after every run: for very large
+    batches, where rewriting a manifest of n records n times costs O(n^2). Each run's own
+    record is still written as it finishes, and ``--resume`` rebuilds the manifest from
+    those records, so nothing is lost if the batch is killed between two rewrites.
 
     ``resume`` skips tasks whose record says ok and whose files exist, and reruns the
     failed and missing ones. Without it a folder that already holds a manifest is refused
@@ -887,6 +894,7 @@ def run_batch(
             result.ok = len(records)
             log(_describe_start(plan, folder, executor, len(records) if resume else None))
             bar = _progress_bar(len(plan.tasks), len(records), progress)
+            last_manifest = -float("inf")
             try:
                 try:
                     outcomes = map_runs(todo, executor=executor, jobs=jobs, scheduler=scheduler)
@@ -898,7 +906,10 @@ def run_batch(
                             result.ok += 1
                         else:
                             result.failed += 1
-                        write_manifest(folder, plan, records, created)
+                        now = time.monotonic()
+                        if now - last_manifest >= manifest_every_s:
+                            write_manifest(folder, plan, records, created)
+                            last_manifest = now
                         if bar is not None:
                             bar.set_postfix_str(f"done={result.ok} failed={result.failed}")
                             bar.update(1)
@@ -925,13 +936,14 @@ def run_batch(
 
 def _describe_start(plan: BatchPlan, folder: Path, executor: str, done: int | None) -> str:
     spec = plan.spec
+    kind = "design" if "points" in spec else "grid"
     if "points" in spec:
         points = spec["points"]["distinct"]
     else:
         points = int(np.prod([len(v) for v in spec["grid"].values()])) if spec["grid"] else 1
     text = (
         f"batch of {len(plan.tasks)} runs = {len(spec['scenarios'])} scenario(s) x {points} "
-        f"grid point(s) x {spec['seeds']} seed(s) in {folder}/, executor {executor}"
+        f"{kind} point(s) x {spec['seeds']} seed(s) in {folder}/, executor {executor}"
     )
     if done is not None:
         text += f"; resuming: {done} already ok, {len(plan.tasks) - done} to run"
