@@ -780,7 +780,7 @@ def _check_batch_out(out: Path) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from sim.batch import BatchError, BatchInterrupted, plan_batch, run_batch
+    from sim.batch import BatchError, plan_batch
     from sim.executors import ExecutorError, check_executor
 
     overrides = parse_overrides(args.overrides)
@@ -799,30 +799,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_batch_out(out)
     n = len(plan.tasks)
-    previous = _raise_on_sigterm()
-    try:
-        result = run_batch(
-            plan,
-            out,
-            executor=args.executor,
-            jobs=args.jobs,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            progress=True,
-        )
-    except BatchError as exc:
-        raise UsageError(str(exc)) from None
-    except BatchInterrupted as exc:
-        done = len(exc.result.records)
-        print(
-            f"{PROG}: interrupted; {done} of {n} runs are recorded in {out}/; "
-            f"rerun with --resume to finish",
-            file=sys.stderr,
-        )
+    result = _execute(plan, out, args)
+    if result is None:
         return EXIT_INTERRUPTED
-    finally:
-        with contextlib.suppress(TypeError, ValueError):
-            signal.signal(signal.SIGTERM, previous)
     print(
         f"{n} runs: {result.ok} ok ({result.skipped} already done), {result.failed} failed;"
         f" records in {out}/manifest.json"
@@ -838,6 +817,37 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"rerun the failed runs with: {PROG} batch ... --out {out} --resume")
     print(f"summary: {PROG} summary {out}")
     return result.exit_code
+
+
+def _execute(plan, folder: Path, args: argparse.Namespace, **options):
+    """Run a planned batch into folder; None if it was interrupted (Ctrl-C or SIGTERM)."""
+    from sim.batch import BatchError, BatchInterrupted, run_batch
+
+    previous = _raise_on_sigterm()
+    try:
+        return run_batch(
+            plan,
+            folder,
+            executor=args.executor,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=True,
+            **options,
+        )
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    except BatchInterrupted as exc:
+        done, n = len(exc.result.records), len(plan.tasks)
+        print(
+            f"{PROG}: interrupted; {done} of {n} runs are recorded in {folder}/; "
+            "rerun with --resume to finish",
+            file=sys.stderr,
+        )
+        return None
+    finally:
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_on_sigterm():
@@ -885,7 +895,7 @@ MANIFEST_EVERY_S = 2.0
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.batch import BatchError, BatchInterrupted, run_batch
+    from sim.batch import BatchError
     from sim.executors import ExecutorError, check_executor
     from sim.sensitivity import SensitivityError, plan_study
 
@@ -908,31 +918,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     batch_folder = out / "batch"
     _check_batch_out(out)
     n = len(study.plan.tasks)
-    previous = _raise_on_sigterm()
-    try:
-        result = run_batch(
-            study.plan,
-            batch_folder,
-            executor=args.executor,
-            jobs=args.jobs,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            progress=True,
-            manifest_every_s=MANIFEST_EVERY_S,
-        )
-    except BatchError as exc:
-        raise UsageError(str(exc)) from None
-    except BatchInterrupted as exc:
-        done = len(exc.result.records)
-        print(
-            f"{PROG}: interrupted; {done} of {n} runs are recorded in {batch_folder}/; "
-            "rerun with --resume to finish",
-            file=sys.stderr,
-        )
+    result = _execute(study.plan, batch_folder, args, manifest_every_s=MANIFEST_EVERY_S)
+    if result is None:
         return EXIT_INTERRUPTED
-    finally:
-        with contextlib.suppress(TypeError, ValueError):
-            signal.signal(signal.SIGTERM, previous)
     print(f"{n} runs: {result.ok} ok ({result.skipped} already done), {result.failed} failed")
     if result.exit_code != EXIT_OK:
         print(f"not analysed; rerun the failed runs with: {PROG} sensitivity ... --resume")
