@@ -215,6 +215,9 @@ commands:
   surge summary out/batch                 ensemble medians and percentiles
   surge sensitivity baseline --method morris --params all --n 10
                                           which parameters drive the outputs
+  surge compare us_frontier china_diffusion
+                                          strategy comparison report in out/compare/
+  surge plot out/compare                  redraw a comparison's charts
 
 'surge COMMAND --help' shows the options and more examples of each command.
 
@@ -356,6 +359,93 @@ def _add_other_commands(commands) -> None:
         "--csv", metavar="PATH", default=None, help="also save the summary table as CSV"
     )
     _add_sensitivity_command(commands)
+    _add_compare_commands(commands)
+
+
+COMPARE_EPILOG = """\
+examples:
+  surge compare us_frontier china_diffusion
+      32 seeds of each strategy plus the tipping runs (8 parameters x 2 values x 8
+      seeds); writes out/compare/
+  surge compare us_frontier china_diffusion --seeds 8 --no-tipping --out out/quick
+      a quick comparison without the tipping runs
+  surge compare us_frontier china_diffusion --resume
+      reuse the finished runs in out/compare/ and run only what is missing
+
+files written to --out:
+  batch/                the ensembles (as `surge batch`; resumable)
+  tipping/<parameter>/  the tipping runs, one batch per parameter
+  comparison.csv/.md    per scenario: median and 10th/90th percentiles of every outcome
+  per_run.csv           the outcomes of every run
+  tipping.csv/.md       which parameter values reverse the ranking of the first two
+                        scenarios on productivity gain and on stranded capital
+  networks.json         one representative seed per scenario at the frenzy peak and
+                        after the turning point (the model is rerun for this)
+  series, phases, scatter, network (.png and .svg)   the charts
+  report.md, report.html   the table, the charts and what differs, in numbers
+
+exit codes: 0 success, 1 some runs failed (rerun with --resume), 2 bad input,
+130 interrupted (--resume finishes)
+"""
+
+PLOT_EPILOG = """\
+examples:
+  surge plot out/compare
+      redraw series, phases, scatter and network (.png, .svg) from the saved results in
+      out/compare/ (written by `surge compare`) without running anything
+"""
+
+
+def _add_compare_commands(commands) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="compare strategies: ensembles, outcome table, charts, tipping parameters",
+        description=(
+            "Run (or reuse with --resume) an ensemble of each scenario with common seeds and"
+            " write a comparison report: outcome table, charts, and which parameter values"
+            " reverse the ranking of the first two scenarios."
+        ),
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument(
+        "scenarios", nargs="+", metavar="NAME|FILE", help="two or more scenarios to compare"
+    )
+    compare.add_argument(
+        "--seeds",
+        type=_positive("number of seeds"),
+        default=32,
+        metavar="N",
+        help="replicates per scenario, >= 1 (default 32)",
+    )
+    compare.add_argument(
+        "--root-seed", type=_seed, default=0, metavar="S", help="root of the seeds (default 0)"
+    )
+    compare.add_argument("--jobs", type=_positive("number of jobs"), default=None, metavar="J")
+    compare.add_argument("--executor", choices=("serial", "process", "dask"), default="process")
+    compare.add_argument("--scheduler", metavar="ADDRESS", default=None)
+    compare.add_argument(
+        "--out", metavar="DIR", default="out/compare", help="report folder (default out/compare)"
+    )
+    compare.add_argument("--resume", action="store_true", help="reuse the finished runs in --out")
+    compare.add_argument(
+        "--tipping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the tipping parameters (default on)",
+    )
+    compare.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help=SET_HELP,
+    )  # fmt: skip
+    plot = commands.add_parser(
+        "plot",
+        help="redraw the charts of a comparison folder from its saved results",
+        description="Redraw every chart of a `surge compare` folder; runs nothing.",
+        epilog=PLOT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plot.add_argument("folder", metavar="DIR", help="a folder written by `surge compare`")
 
 
 SENSITIVITY_EPILOG = """\
@@ -941,6 +1031,63 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.batch import BatchError, plan_batch
+    from sim.executors import ExecutorError, check_executor
+
+    if len(args.scenarios) < 2:
+        raise UsageError("compare needs at least two scenarios")
+    overrides = parse_overrides(args.overrides)
+    out = Path(args.out)
+    try:
+        check_executor(args.executor, args.scheduler)
+        plan = plan_batch(
+            args.scenarios, seeds=args.seeds, root_seed=args.root_seed, overrides=overrides
+        )
+        from analysis.comparison import plan_tipping
+
+        tipping = plan_tipping(args.scenarios, args.root_seed, overrides) if args.tipping else {}
+    except (BatchError, ExecutorError) as exc:
+        raise UsageError(str(exc)) from None
+    _check_batch_out(out)
+    batches = [(plan, out / "batch")]
+    batches += [(p, out / "tipping" / name) for name, p in tipping.items()]
+    for plan_k, folder in batches:
+        result = _execute(plan_k, folder, args)
+        if result is None:
+            return EXIT_INTERRUPTED
+        if result.exit_code != EXIT_OK:
+            print(
+                f"{result.failed} runs failed in {folder}/; rerun with: {PROG} compare ... --resume"
+            )
+            return result.exit_code
+    from analysis.comparison import write_report
+    from analysis.results import ResultsError
+
+    try:
+        written = write_report(out, overrides, tipping_parameters=list(tipping))
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {', '.join(p.name for p in written)} in {out}/")
+    print(f"report: {out}/report.md (and report.html)")
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from analysis.comparison import BATCH, draw_charts
+    from analysis.results import ResultsError
+
+    folder = Path(args.folder)
+    if not (folder / BATCH).is_dir():
+        raise UsageError(f"{folder}: no {BATCH}/ folder; is this a `surge compare` folder?")
+    try:
+        written = draw_charts(folder)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"redrew {', '.join(p.name for p in written)} in {folder}/")
+    return EXIT_OK
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -968,6 +1115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_summary(args)
         if args.command == "sensitivity":
             return cmd_sensitivity(args)
+        if args.command == "compare":
+            return cmd_compare(args)
+        if args.command == "plot":
+            return cmd_plot(args)
     except (UsageError, ScenarioError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
