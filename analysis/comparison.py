@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.phases import PHASES, label_phases, phase_table
+from analysis.results import max_drawdown, value_in_december
 
 MONTHS_PER_YEAR = 12.0
 
@@ -96,24 +97,6 @@ def _change(run: pd.DataFrame, column: str) -> float:
     return float(values[-1] - values[0])
 
 
-def _december(run: pd.DataFrame, year: int, column: str) -> float:
-    dates = pd.to_datetime(run["date"])
-    rows = run.loc[(dates.dt.year == year) & (dates.dt.month == 12), column]
-    return float(rows.iloc[-1]) if len(rows) else float("nan")
-
-
-def max_drawdown(values: np.ndarray) -> float:
-    """Largest fall from a running peak, as a share of that peak (0 if it never falls)."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan")
-    peaks = np.maximum.accumulate(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        falls = np.where(peaks > 0, 1.0 - values / peaks, 0.0)
-    return float(np.max(falls))
-
-
 def decimal_year(date) -> float:
     """2031-07-01 -> 2031.5 (months, not days: the model is monthly)."""
     stamp = pd.Timestamp(date)
@@ -135,8 +118,8 @@ def run_outcomes(run: pd.DataFrame, phases: pd.DataFrame) -> dict[str, float]:
     gain = _cumulative(run, "productivity_gain_usd_bn_per_yr")
     invested = _cumulative(run, "capex_usd_bn_per_yr")
     out = {
-        "adoption_share_2030": _december(run, 2030, "adoption_share"),
-        "adoption_share_2040": _december(run, 2040, "adoption_share"),
+        "adoption_share_2030": value_in_december(run, 2030, "adoption_share"),
+        "adoption_share_2040": value_in_december(run, 2040, "adoption_share"),
         "adoption_share_end": float(last["adoption_share"]),
         "cumulative_productivity_gain_usd_bn": gain,
         "capital_invested_usd_bn": invested,

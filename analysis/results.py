@@ -164,7 +164,9 @@ def _grid_columns(frame: pd.DataFrame) -> list[str]:
     return []
 
 
-def _max_drawdown(values: np.ndarray) -> float:
+def max_drawdown(values: np.ndarray) -> float:
+    """Largest fall from a running peak, as a share of that peak (0 if it never falls)."""
+    values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan")
@@ -174,7 +176,8 @@ def _max_drawdown(values: np.ndarray) -> float:
     return float(np.max(falls))
 
 
-def _value_in_december(run: pd.DataFrame, year: int, column: str) -> float:
+def value_in_december(run: pd.DataFrame, year: int, column: str) -> float:
+    """The column's value in December of that year (NaN if the run does not reach it)."""
     dates = pd.to_datetime(run["date"])
     rows = run.loc[(dates.dt.year == year) & (dates.dt.month == 12), column]
     return float(rows.iloc[-1]) if len(rows) else float("nan")
@@ -188,10 +191,10 @@ def run_metrics(run: pd.DataFrame) -> dict[str, float]:
         "peak_valuation_to_fundamentals_ratio": float(
             np.nanmax(run["valuation_to_fundamentals_ratio"].to_numpy(dtype=float))
         ),
-        "max_drawdown_share": _max_drawdown(run["market_value_usd_bn"].to_numpy(dtype=float)),
+        "max_drawdown_share": max_drawdown(run["market_value_usd_bn"].to_numpy(dtype=float)),
         "stranded_capital_end_usd_bn": float(last["stranded_capital_usd_bn"]),
-        "adoption_share_2030": _value_in_december(run, 2030, "adoption_share"),
-        "adoption_share_2040": _value_in_december(run, 2040, "adoption_share"),
+        "adoption_share_2030": value_in_december(run, 2030, "adoption_share"),
+        "adoption_share_2040": value_in_december(run, 2040, "adoption_share"),
         "adoption_share_end": float(last["adoption_share"]),
         "cumulative_productivity_gain_usd_bn": float(
             run["productivity_gain_usd_bn_per_yr"].sum() / 12.0
