@@ -307,41 +307,10 @@ def _add_other_commands(commands) -> None:
         help="sweep a parameter over these values (read as TOML); repeat for a Cartesian grid",
     )
     batch.add_argument(
-        "--jobs",
-        type=_positive("number of jobs"),
-        default=None,
-        metavar="J",
-        help="worker processes for --executor process or a local dask cluster"
-        " (default: the number of CPUs)",
-    )
-    batch.add_argument(
-        "--executor",
-        choices=("serial", "process", "dask"),
-        default="process",
-        help="where runs execute: serial (this process), process (a process pool, the"
-        " default) or dask (a local dask cluster, or --scheduler)",
-    )
-    batch.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        default=None,
-        help="with --executor dask: a running scheduler, e.g. tcp://127.0.0.1:8786",
-    )
-    batch.add_argument(
         "--out", metavar="DIR", default="out/batch", help="results folder (default out/batch)"
     )
-    batch.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the batch in --out: keep runs that finished ok, run the rest",
-    )
-    batch.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=SET_HELP,
+    _add_execution_options(
+        batch, "continue the batch in --out: keep runs that finished ok, run the rest"
     )
 
     summary = commands.add_parser(
@@ -421,23 +390,16 @@ def _add_compare_commands(commands) -> None:
     compare.add_argument(
         "--root-seed", type=_seed, default=0, metavar="S", help="root of the seeds (default 0)"
     )
-    compare.add_argument("--jobs", type=_positive("number of jobs"), default=None, metavar="J")
-    compare.add_argument("--executor", choices=("serial", "process", "dask"), default="process")
-    compare.add_argument("--scheduler", metavar="ADDRESS", default=None)
     compare.add_argument(
         "--out", metavar="DIR", default="out/compare", help="report folder (default out/compare)"
     )
-    compare.add_argument("--resume", action="store_true", help="reuse the finished runs in --out")
+    _add_execution_options(compare, "reuse the finished runs in --out")
     compare.add_argument(
         "--tipping",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also run the tipping parameters (default on)",
     )
-    compare.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help=SET_HELP,
-    )  # fmt: skip
     plot = commands.add_parser(
         "plot",
         help="redraw the charts of a comparison folder from its saved results",
@@ -516,17 +478,40 @@ def _add_sensitivity_command(commands) -> None:
         metavar="S",
         help="root of the replicate seeds and of the sampler's seed (default 0)",
     )
-    sens.add_argument("--executor", choices=("serial", "process", "dask"), default="process")
-    sens.add_argument("--scheduler", metavar="ADDRESS", default=None)
-    sens.add_argument("--jobs", type=_positive("number of jobs"), default=None, metavar="J")
     sens.add_argument(
         "--out",
         metavar="DIR",
         default=None,
         help="study folder (default out/sensitivity/<scenario>_<method>)",
     )
-    sens.add_argument("--resume", action="store_true", help="continue the study in --out")
-    sens.add_argument(
+    _add_execution_options(sens, "continue the study in --out")
+
+
+def _add_execution_options(parser: argparse.ArgumentParser, resume_help: str) -> None:
+    """Where and how a command's runs execute: shared by batch, compare and sensitivity."""
+    parser.add_argument(
+        "--jobs",
+        type=_positive("number of jobs"),
+        default=None,
+        metavar="J",
+        help="worker processes for --executor process or a local dask cluster"
+        " (default: the number of CPUs)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("serial", "process", "dask"),
+        default="process",
+        help="where runs execute: serial (this process), process (a process pool, the"
+        " default) or dask (a local dask cluster, or --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with --executor dask: a running scheduler, e.g. tcp://127.0.0.1:8786",
+    )
+    parser.add_argument("--resume", action="store_true", help=resume_help)
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",

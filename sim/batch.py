@@ -133,6 +133,30 @@ class Task:
     scenario_input: str = ""  # the scenario as the user gave it
 
 
+def _task(
+    scenario,
+    source: str,
+    params: Params,
+    values: dict[str, Any],
+    canonical_set: dict[str, Any],
+    phash: str,
+    replicate: int,
+    seed: int,
+) -> Task:
+    """Replicate `replicate` of one parameter point of one scenario."""
+    return Task(
+        run_id=run_id_for(phash, seed),
+        scenario=source,
+        scenario_name=params.name,
+        grid=values,
+        replicate=replicate,
+        seed=seed,
+        overrides={**canonical_set, **values},
+        param_hash=phash,
+        scenario_input=str(scenario),
+    )
+
+
 @dataclass(frozen=True)
 class BatchPlan:
     """Validated batch: its spec (what the user asked for) and its tasks, in task order."""
@@ -239,19 +263,7 @@ def plan_batch(
                         f"(run {run_id}); give each scenario and grid value once"
                     )
                 seen[run_id] = label
-                tasks.append(
-                    Task(
-                        run_id=run_id,
-                        scenario=source,
-                        scenario_name=params.name,
-                        grid=values,
-                        replicate=k,
-                        seed=seed,
-                        overrides={**canonical_set, **values},
-                        param_hash=phash,
-                        scenario_input=str(scenario),
-                    )
-                )
+                tasks.append(_task(scenario, source, params, values, canonical_set, phash, k, seed))
     spec = {
         "format": FORMAT,
         "scenarios": spec_scenarios,
@@ -313,19 +325,7 @@ def plan_points(
             continue
         seen.add(phash)
         for k, seed in enumerate(replicate_seeds):
-            tasks.append(
-                Task(
-                    run_id=run_id_for(phash, seed),
-                    scenario=source,
-                    scenario_name=params.name,
-                    grid=values,
-                    replicate=k,
-                    seed=seed,
-                    overrides={**canonical_set, **values},
-                    param_hash=phash,
-                    scenario_input=str(scenario),
-                )
-            )
+            tasks.append(_task(scenario, source, params, values, canonical_set, phash, k, seed))
     spec = {
         "format": FORMAT,
         "scenarios": [{"input": str(scenario), "name": base.name, "param_hash": param_hash(base)}],
