@@ -218,6 +218,7 @@ commands:
   surge compare us_frontier china_diffusion
                                           strategy comparison report in out/compare/
   surge plot out/compare                  redraw a comparison's charts
+  surge calibrate                         fit the baseline to 2018-2024 public figures
 
 'surge COMMAND --help' shows the options and more examples of each command.
 
@@ -329,6 +330,7 @@ def _add_other_commands(commands) -> None:
     )
     _add_sensitivity_command(commands)
     _add_compare_commands(commands)
+    _add_calibrate_command(commands)
 
 
 COMPARE_EPILOG = """\
@@ -485,6 +487,113 @@ def _add_sensitivity_command(commands) -> None:
         help="study folder (default out/sensitivity/<scenario>_<method>)",
     )
     _add_execution_options(sens, "continue the study in --out")
+
+
+CALIBRATE_EPILOG = """\
+examples:
+  surge calibrate
+      fit the baseline's free parameters to the 2018-2024 figures in
+      data/calibration_targets.csv (4 seeds per candidate, 400 candidates); writes
+      out/calibration/baseline/
+  surge calibrate --check-only --report-seeds 16
+      no fit: hold the scenario as it is against the targets and past surges
+  surge calibrate --params legacy_spend_growth_per_yr,rd_ambition_growth_per_yr \\
+      --budget 100 --seeds 2
+      a quick fit of two of the free parameters
+  surge calibrate dotcom_like --check-only
+      the historical checks (drawdown, turning-point length, capex fall) of a scenario
+
+files written to --out:
+  calibrated.toml   a scenario extending the input with the fitted values (not with
+                    --check-only); run it with `surge run DIR/calibrated.toml`
+  history.csv       every candidate of the search with its score (not with --check-only)
+  batch/            the report runs (full length, --report-seeds seeds; resumable)
+  parameters.json   the report runs' resolved parameters
+  report.md         per target: figure and range, model median and 10-90%, distance;
+                    targets not compared and why; historical checks
+  report.csv        the same table; historical.csv the historical checks
+  calibration.png   model against data, one panel per target
+
+exit codes: 0 success, 1 some report runs failed (rerun with --resume), 2 bad input
+"""
+
+
+def _add_calibrate_command(commands) -> None:
+    from sim.calibration import FREE_PARAMETERS
+
+    cal = commands.add_parser(
+        "calibrate",
+        help="fit a scenario's free parameters to 2018-2024 public figures",
+        description=(
+            "Estimate the free parameters by simulated method of moments (SciPy's"
+            " differential evolution over the distance to each target's range, several"
+            " seeds per candidate, runs in parallel), write the fitted scenario and a"
+            " report of every target against the model's ensemble. Free parameters: "
+            + ", ".join(sorted(FREE_PARAMETERS))
+            + "."
+        ),
+        epilog=CALIBRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cal.add_argument(
+        "scenario",
+        metavar="NAME|FILE",
+        nargs="?",
+        default="baseline",
+        help="the scenario to start from (default baseline)",
+    )
+    cal.add_argument(
+        "--seeds",
+        type=_positive("number of seeds"),
+        default=4,
+        metavar="N",
+        help="runs per candidate, on common seeds (default 4)",
+    )
+    cal.add_argument(
+        "--budget",
+        type=_positive("budget"),
+        default=400,
+        metavar="K",
+        help="candidates the search may evaluate (default 400)",
+    )
+    cal.add_argument(
+        "--params",
+        default="",
+        metavar="A,B",
+        help="fit only these free parameters (default: all of them)",
+    )
+    cal.add_argument(
+        "--report-seeds",
+        type=_positive("number of report seeds"),
+        default=16,
+        metavar="N",
+        help="full-length runs of the result for the report (default 16)",
+    )
+    cal.add_argument(
+        "--check-only",
+        action="store_true",
+        help="do not fit: report how the scenario as it is meets the targets",
+    )
+    cal.add_argument(
+        "--targets",
+        metavar="CSV",
+        default=None,
+        help="targets file (default data/calibration_targets.csv)",
+    )
+    cal.add_argument(
+        "--root-seed",
+        type=_seed,
+        default=0,
+        metavar="S",
+        help="root of the run seeds and of the optimiser's seed (default 0)",
+    )
+    cal.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="output folder (default out/calibration/<scenario>)",
+    )
+    _add_execution_options(cal, "reuse finished report runs in --out/batch")
 
 
 def _add_execution_options(parser: argparse.ArgumentParser, resume_help: str) -> None:
@@ -1058,6 +1167,104 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from analysis.calibration import TARGETS_FILE, TargetsError, load_targets, write_report
+    from sim.batch import BatchError, plan_batch, write_atomic
+    from sim.calibration import (
+        CalibrationError,
+        check_free_parameters,
+        fit_months,
+        scenario_toml,
+    )
+    from sim.executors import ExecutorError, check_executor
+
+    overrides = parse_overrides(args.overrides)
+    if overrides:
+        raise UsageError("calibrate takes no --set; put fixed values in a scenario file")
+    scenario = args.scenario
+    stem = Path(str(scenario)).stem
+    out = Path(args.out) if args.out else Path("out/calibration") / stem
+    check_writable(out)
+    names = [n.strip() for n in args.params.split(",") if n.strip()]
+    try:
+        check_executor(args.executor, args.scheduler)
+        targets = load_targets(args.targets or TARGETS_FILE)
+        free = check_free_parameters(names)
+        fit_months(scenario)  # a scenario that cannot be fitted fails before any run
+    except (TargetsError, CalibrationError, ExecutorError) as exc:
+        raise UsageError(str(exc)) from None
+    fitted: dict[str, float] = {}
+    if not args.check_only:
+        fitted = _fit(args, scenario, targets, free, out)
+        out.mkdir(parents=True, exist_ok=True)
+        text = scenario_toml(
+            str(scenario_path(scenario).resolve()) if Path(str(scenario)).suffix else scenario,
+            fitted,
+            f"{stem} with its free parameters fitted to 2018-2024 by surge calibrate",
+            header=[
+                f"fitted by: surge calibrate {stem} --seeds {args.seeds} "
+                f"--budget {args.budget} --root-seed {args.root_seed}"
+            ],
+        )
+        write_atomic(out / "calibrated.toml", text.encode())
+        scenario = str((out / "calibrated.toml").resolve())
+    try:
+        plan = plan_batch([scenario], seeds=args.report_seeds, root_seed=args.root_seed)
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    result = _execute(plan, out / "batch", args)
+    if result is None:
+        return EXIT_INTERRUPTED
+    if result.exit_code != EXIT_OK:
+        print(f"report not written; rerun the failed runs with: {PROG} calibrate ... --resume")
+        return result.exit_code
+    parameters = load_scenario(scenario).flat()
+    write_atomic(out / "parameters.json", json.dumps(parameters, indent=1, default=str).encode())
+    title = f"{load_scenario(scenario).name}: model against 2018-2024 figures"
+    written = write_report(out, out / "batch", parameters, targets, title, fitted)
+    report = pd.read_csv(out / "report.csv")
+    print(f"inside the range: {int(report['inside'].sum())} of {len(report)} compared targets")
+    print(f"wrote {', '.join(p.name for p in written)} in {out}/")
+    return EXIT_OK
+
+
+def _fit(args: argparse.Namespace, scenario: str, targets, free, out: Path) -> dict[str, float]:
+    """Run the search with a progress bar; write history.csv; return the fitted values."""
+    from tqdm import tqdm
+
+    from analysis.calibration import score_function
+    from sim.batch import write_atomic
+    from sim.calibration import CalibrationError, calibrate
+
+    with tqdm(total=args.budget, desc="calibrate", unit="candidate") as bar:
+
+        def advance(evaluated: int, best: float) -> None:
+            bar.update(min(evaluated, bar.total - bar.n))
+            bar.set_postfix(best=f"{best:.3g}")
+
+        try:
+            result = calibrate(
+                scenario,
+                score_function(targets),
+                seeds=args.seeds,
+                budget=args.budget,
+                root_seed=args.root_seed,
+                free=free,
+                executor=args.executor,
+                jobs=args.jobs,
+                scheduler=args.scheduler,
+                on_generation=advance,
+            )
+        except CalibrationError as exc:
+            raise UsageError(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "history.csv", result.history_frame().to_csv(index=False).encode())
+    print(f"best score {result.best_score:.4g} ({result.message})")
+    return result.best
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from analysis.comparison import BATCH, draw_charts
     from analysis.results import ResultsError
@@ -1104,6 +1311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "plot":
             return cmd_plot(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
     except (UsageError, ScenarioError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
