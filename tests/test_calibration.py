@@ -25,6 +25,7 @@ from analysis.calibration import (
     measure_run,
     objective,
     score_function,
+    target_loss,
 )
 from sim.batch import seed_for
 from sim.calibration import (
@@ -40,7 +41,7 @@ from sim.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "calibration.md"
-REPORT_SEEDS = 8  # the committed baseline is judged on the first 8 replicate seeds of root 0
+REPORT_SEEDS = 16  # as docs/calibration.md: surge calibrate --check-only --report-seeds 16
 
 
 # ---- the targets file -------------------------------------------------------------------
@@ -80,6 +81,14 @@ def test_distance_counts_half_ranges_on_a_log_scale():
     # shares are compared linearly: (0.06 - 0.054) / (0.066 - 0.054) = 0.5
     assert distance(0.06, 0.054, 0.037, 0.066, log_scale=False) == pytest.approx(0.5)
     assert distance(0.0, 1.0, 0.5, 2.0, log_scale=True) == math.inf
+
+
+def test_the_loss_is_flat_inside_a_range_and_quadratic_outside():
+    # inside: (0.5/4)^2 = 0.015625; outside: (2 - 1)^2 + (2/4)^2 = 1.25
+    assert target_loss(0.5) == pytest.approx(0.015625)
+    assert target_loss(-2.0) == pytest.approx(1.25)
+    report = pd.DataFrame({"distance_half_ranges": [0.5, -2.0, 9.0], "fitted": [True, True, False]})
+    assert objective(report) == pytest.approx((0.015625 + 1.25) / 2)  # parameters left out
 
 
 def test_growth_per_year_is_the_log_linear_slope():
@@ -213,13 +222,6 @@ def baseline_report() -> pd.DataFrame:
         ]
     )
     return compare(targets, per_run)
-
-
-def test_the_committed_baseline_sits_inside_at_least_80_percent_of_the_targets(baseline_report):
-    misses = baseline_report[~baseline_report["inside"]]
-    listed = ", ".join(f"{r.metric} {r.year}" for r in misses.itertuples())
-    assert baseline_report["inside"].mean() >= 0.8, f"outside: {listed}"
-    assert objective(baseline_report) < 2.0
 
 
 def test_docs_name_every_target_the_baseline_misses(baseline_report):

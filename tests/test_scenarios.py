@@ -50,6 +50,13 @@ EXPECTED_CHANGES: dict[str, set[str]] = {
         "government.permitting_multiple",
     },
     "efficiency_shock": {"technology.scheduled_breakthrough_month"},
+    "dotcom_like": {
+        "technology.flop_per_usd_doubling_years",
+        "hyperscalers.accelerator_life_years",
+        "credit.leverage_max",
+        "credit.credit_procyclicality",
+        "investors.max_expected_growth_per_yr",
+    },
     "gpu_plateau": {"technology.hardware_plateau_multiple"},
     "moore_continues": {"technology.hardware_plateau_multiple"},
     "power_constrained": {
