@@ -80,6 +80,7 @@ def Page():
         model.set(LiveModel(scenario=name, rng=DEFAULT_SEED))
         set_scenario(name)
 
+    solara.Title("Surge")
     with solara.Sidebar(), solara.Card("Scenario"):
         solara.Select(
             label="Scenario",
