@@ -1,10 +1,11 @@
 # Two entry points: `make run` and `make test`. Both create .venv and install Surge first.
+# `make app` serves the interactive app the same way.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test app lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+app: $(STAMP)
+	$(BIN)/surge app
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_speed.py

@@ -7,6 +7,7 @@
     surge show no_speculation
     surge batch baseline no_speculation --seeds 20 --jobs 2 --out out/ablation
     surge summary out/ablation --csv out/ablation/summary.csv
+    surge app --port 8765
 
 Exit codes: 0 success, 1 some runs of a batch failed, 2 bad input (unknown scenario or
 key, bad value, unwritable output folder, a folder in use); nothing is written on bad
@@ -27,7 +28,7 @@ import tomllib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sim.params import (
     FIELD_GROUP,
@@ -219,6 +220,7 @@ commands:
                                           strategy comparison report in out/compare/
   surge plot out/compare                  redraw a comparison's charts
   surge calibrate                         fit the baseline to 2018-2024 public figures
+  surge app                               watch a run in the browser, phases as they emerge
 
 'surge COMMAND --help' shows the options and more examples of each command.
 
@@ -331,6 +333,7 @@ def _add_other_commands(commands) -> None:
     _add_sensitivity_command(commands)
     _add_compare_commands(commands)
     _add_calibrate_command(commands)
+    _add_app_command(commands)
 
 
 COMPARE_EPILOG = """\
@@ -410,6 +413,51 @@ def _add_compare_commands(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plot.add_argument("folder", metavar="DIR", help="a folder written by `surge compare`")
+
+
+APP_EPILOG = """\
+examples:
+  surge app
+      serve the app at http://127.0.0.1:8765/ and open that address in a browser
+  surge app --port 9000
+      another port, e.g. when 8765 is taken
+  surge app --host 0.0.0.0
+      listen on every network interface: anyone who can reach this machine can use it
+
+in the browser: pick a scenario, move the sliders and press Reset, then press Step or the
+play button; the charts shade the Perez phases detected in the months run so far.
+Ctrl+C stops the server.
+"""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected an integer") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value}: must be in 1-65535")
+    return value
+
+
+def _add_app_command(commands) -> None:
+    app = commands.add_parser(
+        "app",
+        help="serve the interactive app: a run month by month in the browser",
+        description=(
+            "Serve the interactive app (Mesa's SolaraViz): pick a scenario, set its main"
+            " parameters, step or play a run and watch the headline series, the detected"
+            " Perez phases and the compute and capital networks as they change."
+        ),
+        epilog=APP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    app.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    app.add_argument(
+        "--port", type=_port, default=8765, metavar="N", help="port to listen on (default 8765)"
+    )
 
 
 SENSITIVITY_EPILOG = """\
@@ -1280,6 +1328,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_app(args: argparse.Namespace) -> NoReturn:
+    """Hand this process over to the Solara server, so Ctrl+C and signals reach it directly."""
+    print(f"Surge app at http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
+    command = [
+        sys.executable, "-m", "solara", "run", "surge_app.page",
+        "--host", args.host, "--port", str(args.port), "--production", "--no-open",
+    ]  # fmt: skip
+    # Quiet two of Solara's development checks: a rules-of-hooks warning about Mesa's own
+    # code, and one on every page load that cookies are not secure over plain http.
+    warnings = "ignore:Cookies with samesite=none require https:UserWarning"
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",  # figures are drawn off screen, into images
+        "SOLARA_CHECK_HOOKS": "off",
+        "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), warnings])),
+    }
+    os.execve(sys.executable, command, env)
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -1313,6 +1380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plot(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
+        if args.command == "app":
+            return cmd_app(args)
     except (UsageError, ScenarioError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:

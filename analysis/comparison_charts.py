@@ -205,7 +205,13 @@ LAYER_STYLE = {
 }
 
 
-def _draw_network(ax, net: Mapping[str, Any], title: str) -> None:
+def draw_network(ax, net: Mapping[str, Any], title: str) -> None:
+    """Draw one :func:`analysis.comparison.aggregate_network` result on ``ax``.
+
+    One column per kind of agent in the order money and compute flow (investors,
+    hyperscalers, labs, adopters), the most valuable firm of each kind on top. Shared by the
+    comparison report and the live app (surge_app).
+    """
     nodes = net["nodes"]
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for node in nodes:
@@ -284,7 +290,7 @@ def network_figure(
                     continue
                 date = str(net.get("date", ""))[:7]
                 title = f"{scenario}: {names[when]}, {date}\n(seed {net.get('seed', '?')})"
-                _draw_network(ax, net, title)
+                draw_network(ax, net, title)
         handles = [
             mpl.lines.Line2D([], [], color=c, ls=s, lw=1.5, label=f"{layer} edge")
             for layer, (c, s) in LAYER_STYLE.items()

@@ -81,6 +81,11 @@ class PhaseRules:
     # ... and its absolute change over the last 12 months below this (share points per
     # year, 0-1 scale: 0.02 = two percentage points a year).
     maturity_growth_per_yr: float = 0.02
+    # Take-off and maturity also need adoption_share at or above this level (0-1). The
+    # tests above compare adoption with its maximum over the table; on a run still in
+    # progress (the live app) that maximum is the latest month's level, and months of
+    # near-zero, barely growing adoption would pass for maturity. 0 leaves them as they are.
+    min_adoption_share: float = 0.0
     # Width of the centred rolling mean applied to the ratio, months; 3 removes single-month
     # noise while moving the peak by at most one month.
     smoothing_window_months: int = 3
@@ -98,6 +103,8 @@ class PhaseRules:
             raise ValueError("peak_search_months must be >= 0")
         if not 0.0 <= self.trough_band < 1.0:
             raise ValueError(f"trough_band must be in [0, 1), got {self.trough_band}")
+        if not 0.0 <= self.min_adoption_share <= 1.0:
+            raise ValueError(f"min_adoption_share must be in [0, 1], got {self.min_adoption_share}")
         for name in ("crash_drawdown", "takeoff_fraction", "maturity_fraction"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -264,8 +271,10 @@ def _maturity_condition(adoption: np.ndarray, rules: PhaseRules) -> np.ndarray:
     growth = np.full(adoption.shape, np.nan)
     growth[MONTHS_PER_YEAR:] = adoption[MONTHS_PER_YEAR:] - adoption[:-MONTHS_PER_YEAR]
     with np.errstate(invalid="ignore"):
-        return (adoption >= rules.maturity_fraction * amax) & (
-            growth < rules.maturity_growth_per_yr
+        return (
+            (adoption >= rules.maturity_fraction * amax)
+            & (adoption >= rules.min_adoption_share)
+            & (growth < rules.maturity_growth_per_yr)
         )
 
 
@@ -305,7 +314,10 @@ def detect_segments(table: pd.DataFrame, rules: PhaseRules | None = None) -> Seg
         synergy_start = frenzy[1] + 1
     else:
         amax = np.nanmax(adoption)
-        synergy_start = _first_true(adoption >= rules.takeoff_fraction * amax) if amax > 0 else None
+        took_off = (adoption >= rules.takeoff_fraction * amax) & (
+            adoption >= rules.min_adoption_share
+        )
+        synergy_start = _first_true(took_off) if amax > 0 else None
     if synergy_start is not None and synergy_start >= n:
         synergy_start = None  # the run ends inside the crash or the frenzy
 

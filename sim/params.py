@@ -727,6 +727,11 @@ def resolve_key(key: str, where: str) -> tuple[str, str]:
     return FIELD_GROUP[key], key
 
 
+def scenario_names() -> list[str]:
+    """The named scenarios (files in scenarios/), sorted."""
+    return sorted(x.stem for x in SCENARIO_DIR.glob("*.toml"))
+
+
 def scenario_path(name_or_path: str | Path) -> Path:
     """A scenario name in scenarios/ or a path to a TOML file."""
     candidate = Path(name_or_path)
@@ -736,7 +741,7 @@ def scenario_path(name_or_path: str | Path) -> Path:
         return candidate
     path = SCENARIO_DIR / f"{name_or_path}.toml"
     if not path.is_file():
-        known = sorted(x.stem for x in SCENARIO_DIR.glob("*.toml"))
+        known = scenario_names()
         hint = difflib.get_close_matches(str(name_or_path), known, n=1)
         raise ScenarioError(
             f"unknown scenario {name_or_path!r}"

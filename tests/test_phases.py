@@ -379,6 +379,24 @@ def test_ratio_falls_back_to_market_over_fundamental() -> None:
 # ----------------------------------------------------------------------------------------
 
 
+def test_adoption_floor_keeps_the_first_months_of_a_run_in_irruption() -> None:
+    """The first 30 months of a run: adoption creeps from 0 to 0.1%. Judged against its own
+    maximum it has taken off and stopped growing; with a 5% floor it is still irruption."""
+    n = 30
+    t = np.arange(n, dtype=float)
+    value = 100.0 * np.exp(0.01 * t)
+    table = _table(value, value, 0.001 * t / (n - 1))
+    assert label_phases(table).iloc[-1] == "maturity"
+    floored = label_phases(table, PhaseRules(min_adoption_share=0.05))
+    assert set(floored) == {"irruption"}
+
+
+def test_adoption_floor_leaves_a_full_run_alone() -> None:
+    table = bubble_table()
+    floored = label_phases(table, dataclasses.replace(EXACT, min_adoption_share=0.05))
+    assert floored.equals(label_phases(table, EXACT))
+
+
 def test_phases_in_order_requires_each_phase_once_in_order() -> None:
     good = ["irruption"] * 3 + ["frenzy"] * 2 + ["turning_point"] + ["synergy"] + ["maturity"]
     assert phases_in_order(pd.Series(good))
@@ -398,6 +416,8 @@ def test_rules_are_frozen_and_validated() -> None:
         PhaseRules(frenzy_peak_ratio=1.1, frenzy_entry_ratio=1.25)
     with pytest.raises(ValueError):
         PhaseRules(crash_drawdown=0.0)
+    with pytest.raises(ValueError):
+        PhaseRules(min_adoption_share=1.5)
 
 
 def test_phase_constants() -> None:
