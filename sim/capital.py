@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.ledger import Ledger
+from sim.ledger import ALL, Ledger
 
 
 @dataclass
@@ -71,7 +71,7 @@ class CapitalMarket:
         usd_bn = min(usd_bn, 0.5 * float(self.ledger.cash["investors"].sum()))
         lent = usd_bn * self.lenders_weights()
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer("investors", np.arange(lent.size), group, idx, lent, "loans")
+        self.ledger.transfer("investors", ALL, group, idx, lent, "loans")
         self.debt_claims[:, firm] += lent
         self.debt[firm] += usd_bn
 
@@ -81,9 +81,7 @@ class CapitalMarket:
             return
         share = self.debt_claims[:, firm] / self.debt[firm]
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer(
-            group, idx, "investors", np.arange(share.size), usd_bn * share, "repayments"
-        )
+        self.ledger.transfer(group, idx, "investors", ALL, usd_bn * share, "repayments")
         self.debt_claims[:, firm] -= usd_bn * share
         self.debt[firm] -= usd_bn
 
@@ -94,7 +92,7 @@ class CapitalMarket:
         paid = self.debt[firm] * rate_per_month
         group, idx = self.firm_groups[firm]
         amounts = paid * self.debt_claims[:, firm] / self.debt[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "interest")
+        self.ledger.transfer(group, idx, "investors", ALL, amounts, "interest")
         return paid
 
     def pay_dividend(self, firm: int, usd_bn: float) -> None:
@@ -102,7 +100,7 @@ class CapitalMarket:
             return
         group, idx = self.firm_groups[firm]
         amounts = usd_bn * self.holdings[:, firm] / self.shares[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "dividends")
+        self.ledger.transfer(group, idx, "investors", ALL, amounts, "dividends")
         self.dividends_per_share[firm] += usd_bn / self.shares[firm]
 
     def default(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from sim.ledger import ALL
 from sim.rules.markets import allocate_with_spillover
 from sim.technology import HOURS_PER_MONTH
 
@@ -82,7 +83,6 @@ class ComputeMarket:
         """Labs pay their rents (the state pays its subsidy share); cloud customers theirs."""
         model, ledger = self.model, self.model.ledger
         subsidy_share = model.params.government.compute_subsidy_share
-        n_hyp = rents.size
         for lab in model.labs:
             lab.inference_hours_served = float(inference[lab.index].sum())
             lab.training_hours_served = float(training[lab.index].sum())
@@ -94,9 +94,9 @@ class ComputeMarket:
             subsidy = subsidy_share * float(training[lab.index] @ rents) / 1e9
             ledger.receive("subsidies", "labs", lab.index, subsidy)
             model.government.compute_subsidies_usd_bn += subsidy
-            ledger.transfer("labs", lab.index, "hyperscalers", np.arange(n_hyp), bills, "rent")
+            ledger.transfer("labs", lab.index, "hyperscalers", ALL, bills, "rent")
         revenue = legacy * rents / 1e9
-        ledger.receive("cloud_customers", "hyperscalers", np.arange(n_hyp), revenue)
+        ledger.receive("cloud_customers", "hyperscalers", ALL, revenue)
         for k, h in enumerate(model.hyperscalers):
             h.revenue_usd_bn = (
                 float(revenue[k])

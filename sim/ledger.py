@@ -30,6 +30,24 @@ BOUNDARIES = (
 )
 
 
+ALL = slice(None)  # index for every account in a group
+
+
+def _post(accounts: np.ndarray, idx, amounts, op: np.ufunc) -> None:
+    """``op.at(accounts, idx, amounts)``, with the result of that, bit for bit, but faster.
+
+    A slice selects each account once, so one vectorised update gives the same sums; an
+    integer index takes the amounts one after another, which ``op.accumulate`` does in
+    the same order without building an index array."""
+    if isinstance(idx, slice):
+        accounts[idx] = op(accounts[idx], amounts)
+    elif isinstance(idx, int | np.integer):
+        steps = np.concatenate(([accounts[idx]], np.ravel(amounts)))
+        accounts[idx] = op.accumulate(steps)[-1]
+    else:
+        op.at(accounts, idx, amounts)
+
+
 class Ledger:
     """Cash accounts in groups (investors, labs, hyperscalers), one numpy array per group."""
 
@@ -55,12 +73,17 @@ class Ledger:
             ok = 0.0 <= amount < math.inf  # False for NaN too
         else:
             values = np.asarray(amount)
-            ok = bool((values >= 0).all() and np.isfinite(values).all())
+            # the smallest is NaN or negative, or the largest infinite, if any value is bad
+            ok = values.size == 0 or bool(values.min() >= 0 and values.max() < math.inf)
         if not ok:
             raise ValueError(f"ledger amounts must be finite and non-negative, got {amount}")
 
     def transfer(self, src: str, src_idx, dst: str, dst_idx, amount, purpose: str) -> None:
-        """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays)."""
+        """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays).
+
+        An index may be a slice (``ALL`` for every account in the group): each account it
+        selects takes one entry. An integer index with an array of amounts takes them one
+        after another, in order."""
         self._check(amount)
         if (
             isinstance(amount, float | int)
@@ -72,8 +95,8 @@ class Ledger:
             self.flows[purpose] += amount
             return
         amount = np.asarray(amount, dtype=float)
-        np.subtract.at(self.cash[src], np.broadcast_to(src_idx, amount.shape), amount)
-        np.add.at(self.cash[dst], np.broadcast_to(dst_idx, amount.shape), amount)
+        _post(self.cash[src], src_idx, amount, np.subtract)
+        _post(self.cash[dst], dst_idx, amount, np.add)
         self.flows[purpose] += float(amount.sum())
 
     def receive(self, boundary: str, dst: str, dst_idx, amount) -> None:
@@ -83,7 +106,7 @@ class Ledger:
         if isinstance(dst_idx, int):
             self.cash[dst][dst_idx] += total
         else:
-            np.add.at(self.cash[dst], dst_idx, amount)
+            _post(self.cash[dst], dst_idx, amount, np.add)
         self.inflows[self._boundary(boundary)] += total
 
     def pay_out(self, src: str, src_idx, boundary: str, amount) -> None:
@@ -93,7 +116,7 @@ class Ledger:
         if isinstance(src_idx, int):
             self.cash[src][src_idx] -= total
         else:
-            np.subtract.at(self.cash[src], src_idx, amount)
+            _post(self.cash[src], src_idx, amount, np.subtract)
         self.outflows[self._boundary(boundary)] += total
 
     def settle(self, changes: list[tuple[str, np.ndarray, np.ndarray]], purpose: str) -> None:
@@ -103,7 +126,7 @@ class Ledger:
         if abs(net) > 1e-9 * max(gross, 1.0):
             raise ValueError(f"settlement {purpose} does not net to zero: {net}")
         for group, idx, delta in changes:
-            np.add.at(self.cash[group], idx, delta)
+            _post(self.cash[group], idx, delta, np.add)
         self.flows[purpose] += 0.5 * gross
 
     @staticmethod

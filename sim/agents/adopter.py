@@ -72,6 +72,7 @@ class AdopterPool:
         size = rng.lognormal(0.0, 1.0, n)
         monthly_value = ap.addressable_value_usd_bn_per_yr * 1e9 / 12.0 * size / size.sum()
         self.tasks_per_month = monthly_value / self.value_per_task
+        self.monthly_tokens = self.tasks_per_month * self.tokens_per_task  # base tokens
         self.budget_per_month = ap.budget_share_of_value * monthly_value
         self.adopted = np.zeros(n, dtype=bool)
         self.provider = np.full(n, NO_PROVIDER)
@@ -122,8 +123,9 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        monthly_tokens = self.tasks_per_month * self.tokens_per_task
-        spend = (feasible * monthly_tokens[:, None]).sum(axis=0) * price  # USD per month
+        # row-major product, so the sum over adopters adds them in the same order as always
+        tokens = np.multiply(feasible, self.monthly_tokens[:, None], order="C")
+        spend = tokens.sum(axis=0) * price  # USD per month
         self.model.set_addressable_markets(spend * 12.0 / 1e9)
 
     def _choose(self, rows, feasible, capability, price) -> np.ndarray:
@@ -163,7 +165,7 @@ class AdopterPool:
         """Each lab's token orders; each adopter's saved labour cost net of its token bill."""
         rows = np.flatnonzero(self.adopted)
         chosen = self.provider[rows]
-        base_tokens = self.tasks_per_month[rows] * self.tokens_per_task[rows]
+        base_tokens = self.monthly_tokens[rows]
         tokens = base_tokens * usage[chosen]
         self.model.set_token_orders(np.bincount(chosen, tokens, price.size))
         self.spend_usd_per_month[:] = 0.0

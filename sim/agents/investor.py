@@ -11,6 +11,7 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
+from sim.ledger import ALL
 from sim.rules.finance import (
     cap_weights,
     chartist_weights,
@@ -63,11 +64,10 @@ class InvestorPool:
         """Interest on the safe asset and new savings arrive from outside the sector."""
         ip = self.model.params.investors
         cash = self.model.ledger.cash["investors"]
-        rows = np.arange(cash.size)
         interest = np.maximum(cash, 0.0) * self.model.safe_rate / 12.0
         savings = self.wealth() * ip.savings_inflow_per_yr / 12.0
-        self.model.ledger.receive("safe_asset_interest", "investors", rows, interest)
-        self.model.ledger.receive("savings_inflow", "investors", rows, np.maximum(savings, 0.0))
+        self.model.ledger.receive("safe_asset_interest", "investors", ALL, interest)
+        self.model.ledger.receive("savings_inflow", "investors", ALL, np.maximum(savings, 0.0))
 
     def value_firms(self) -> None:
         self.fundamental_cap = np.array([f.fundamental_value() for f in self.model.firms])
@@ -135,10 +135,10 @@ class InvestorPool:
         new_holdings = weights[:, listed] * wealth[:, None] / prices[None, :]
         bought = (new_holdings - market.holdings[:, listed]) @ prices
         proceeds = market.pending_issue[listed] * prices
-        changes = [("investors", np.arange(cash.size), -bought)]
+        changes = [("investors", ALL, -bought)]
         for col, firm in enumerate(listed):
             group, idx = market.firm_groups[firm]
-            changes.append((group, np.array([idx]), np.array([proceeds[col]])))
+            changes.append((group, idx, proceeds[col : col + 1]))
         ledger.settle(changes, "equity trades")
         market.holdings[:, listed] = new_holdings
         market.shares[listed] = supply
