@@ -81,8 +81,9 @@ class CapitalMarket:
             return
         share = self.debt_claims[:, firm] / self.debt[firm]
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer(group, idx, "investors", ALL, usd_bn * share, "repayments")
-        self.debt_claims[:, firm] -= usd_bn * share
+        repaid = usd_bn * share
+        self.ledger.transfer(group, idx, "investors", ALL, repaid, "repayments")
+        self.debt_claims[:, firm] -= repaid
         self.debt[firm] -= usd_bn
 
     def pay_interest(self, firm: int, rate_per_month: float) -> float:

@@ -16,7 +16,7 @@ from sim.agents.lab import Lab
 from sim.capital import CapitalMarket
 from sim.compute_market import ComputeMarket
 from sim.ledger import Ledger
-from sim.metrics import COLUMNS, month_metrics
+from sim.metrics import MonthlyCollector, month_metrics
 from sim.networks import adjacency, contract_graph, small_world
 from sim.params import Params, load_scenario
 from sim.rules.finance import credit_limit, fundamental_value
@@ -61,9 +61,7 @@ class SurgeModel(mesa.Model):
         self.fab_capacity_mn = p.hyperscalers.fab_supply_start_h100e_mn_per_month
         self.stranded_capital_usd_bn = 0.0
         self._build_population()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: _reporter(name) for name in COLUMNS}
-        )
+        self.datacollector = MonthlyCollector(self.dates)
         self.metrics: dict[str, float] = {}
 
     # ---- construction ------------------------------------------------------------------
@@ -353,11 +351,3 @@ class SurgeModel(mesa.Model):
     def table(self) -> pd.DataFrame:
         frame = self.datacollector.get_model_vars_dataframe()
         return frame.reset_index(drop=True)
-
-
-def _reporter(name: str):
-    def report(model: SurgeModel):
-        return model.metrics[name]
-
-    report.__name__ = name
-    return report

@@ -127,18 +127,19 @@ class InvestorPool:
         market, ledger = self.model.capital_market, self.model.ledger
         listed = np.flatnonzero(market.listed)
         cash = ledger.cash["investors"]
+        held, weights = market.holdings[:, listed], weights[:, listed]
         supply = market.shares[listed] + market.pending_issue[listed]
         old_price = market.price.copy()
-        prices = clear_equity_market(weights[:, listed], cash, market.holdings[:, listed], supply)
+        prices = clear_equity_market(weights, cash, held, supply)
         prices = np.maximum(prices, 1e-12)
-        wealth = cash + market.holdings[:, listed] @ prices
-        new_holdings = weights[:, listed] * wealth[:, None] / prices[None, :]
-        bought = (new_holdings - market.holdings[:, listed]) @ prices
-        proceeds = market.pending_issue[listed] * prices
+        wealth = cash + held @ prices
+        new_holdings = weights * wealth[:, None] / prices[None, :]
+        bought = (new_holdings - held) @ prices
+        proceeds = (market.pending_issue[listed] * prices).tolist()
         changes = [("investors", ALL, -bought)]
-        for col, firm in enumerate(listed):
+        for firm, amount in zip(listed.tolist(), proceeds, strict=True):
             group, idx = market.firm_groups[firm]
-            changes.append((group, idx, proceeds[col : col + 1]))
+            changes.append((group, idx, amount))
         ledger.settle(changes, "equity trades")
         market.holdings[:, listed] = new_holdings
         market.shares[listed] = supply
