@@ -43,6 +43,10 @@ class CapitalMarket:
     def market_cap(self) -> np.ndarray:
         return self.shares * self.price
 
+    def firm_value(self, firm: int) -> float:
+        """One firm's market capitalisation (USD bn), without pricing every firm."""
+        return float(self.shares[firm] * self.price[firm])
+
     def _firm_cash(self, firm: int) -> float:
         group, idx = self.firm_groups[firm]
         return float(self.ledger.cash[group][idx])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import mesa
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ from sim.capital import CapitalMarket
 from sim.compute_market import ComputeMarket
 from sim.ledger import Ledger
 from sim.metrics import MonthlyCollector, month_metrics
-from sim.networks import adjacency, contract_graph, small_world
+from sim.networks import contract_graph, graph, small_world
 from sim.params import Params, load_scenario
 from sim.rules.finance import credit_limit, fundamental_value
 from sim.rules.markets import expert_token_price
@@ -108,15 +110,25 @@ class SurgeModel(mesa.Model):
                 self.rng,
             ),
         )
-        self.adopter_graph = small_world(
+        self.adopter_adjacency = small_world(
             p.run.n_adopters, p.adopters.social_degree, p.adopters.social_rewiring, self.rng
         )
-        self.adopter_pool = AdopterPool(self, adjacency(self.adopter_graph))
-        self.investor_graph = small_world(
+        self.adopter_pool = AdopterPool(self, self.adopter_adjacency)
+        self.investor_adjacency = small_world(
             p.run.n_investors, p.investors.investor_degree, 0.1, self.rng
         )
-        self.investor_pool = InvestorPool(self, adjacency(self.investor_graph))
+        self.investor_pool = InvestorPool(self, self.investor_adjacency)
         self._endow()
+
+    @functools.cached_property
+    def adopter_graph(self) -> nx.Graph:
+        """The adopters' social network (the model itself uses only its matrix)."""
+        return graph(self.adopter_adjacency)
+
+    @functools.cached_property
+    def investor_graph(self) -> nx.Graph:
+        """The investors' social network (the model itself uses only its matrix)."""
+        return graph(self.investor_adjacency)
 
     def opening_capacity(self) -> tuple[float, float]:
         """The fleet (mn H100e) and its growth (1/yr) that serve non-AI demand at target use.
