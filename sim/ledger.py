@@ -41,7 +41,8 @@ def _post(accounts: np.ndarray, idx, amounts, op: np.ufunc) -> None:
     right from the balance, while ``add.reduce`` would pair terms up, so additions
     accumulate instead."""
     if isinstance(idx, slice):
-        accounts[idx] = op(accounts[idx], amounts)
+        view = accounts[idx]
+        op(view, amounts, out=view)
     elif isinstance(idx, int | np.integer):
         if op is np.subtract:
             accounts[idx] = np.subtract.reduce(np.ravel(amounts), initial=accounts[idx])

@@ -162,22 +162,22 @@ class AdopterPool:
             self.adopted[rows] = True
 
     def order_tokens(self, price: np.ndarray, usage: np.ndarray) -> None:
-        """Each lab's token orders; each adopter's saved labour cost net of its token bill."""
-        rows = np.flatnonzero(self.adopted)
-        chosen = self.provider[rows]
-        base_tokens = self.monthly_tokens[rows]
-        tokens = base_tokens * usage[chosen]
+        """Each lab's token orders; each adopter's saved labour cost net of its token bill.
+
+        Worked out for every adopter at once with non-adopters masked to zero: adding their
+        zeros leaves each lab's total as summing over adopters alone would."""
+        adopted = self.adopted
+        chosen = np.where(adopted, self.provider, 0)
+        tokens = np.where(adopted, self.monthly_tokens * usage[chosen], 0.0)
         self.model.set_token_orders(np.bincount(chosen, tokens, price.size))
-        self.spend_usd_per_month[:] = 0.0
-        self.gain_usd_per_month[:] = 0.0
-        self.spend_usd_per_month[rows] = base_tokens * price[chosen]
-        self.gain_usd_per_month[rows] = (
-            self.tasks_per_month[rows] * self.value_per_task[rows] - self.spend_usd_per_month[rows]
+        self.spend_usd_per_month = np.where(adopted, self.monthly_tokens * price[chosen], 0.0)
+        self.gain_usd_per_month = np.where(
+            adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
         )
 
     # ---- views for data collection ----------------------------------------------------
     def adoption_share(self) -> float:
-        return float(self.adopted.mean())
+        return np.count_nonzero(self.adopted) / self.adopted.size  # the mean, counted
 
     def productivity_gain_usd_bn_per_yr(self) -> float:
         return float(self.gain_usd_per_month.sum()) * 12.0 / 1e9
