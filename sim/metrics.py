@@ -98,6 +98,8 @@ class MonthlyCollector(mesa.DataCollector):
         super().__init__(model_reporters={name: _reporter(name) for name in COLUMNS})
 
     def collect(self, model) -> None:
+        if hasattr(self, "_collection_steps"):  # Mesa 3.5 records when it collected
+            self._collection_steps.append(model.time)
         self.values[self.rows] = self.row_of(model.metrics)
         self.rows += 1
 

@@ -123,8 +123,10 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        # row-major product, so the sum over adopters adds them in the same order as always
-        tokens = np.multiply(feasible, self.monthly_tokens[:, None], order="C")
+        # a row-major (adopters, labs) product, so the sum over adopters adds them in the
+        # same order as always; written through its transpose, which matches feasible.T
+        tokens = np.empty(feasible.shape)
+        np.multiply(feasible.T, self.monthly_tokens, out=tokens.T)
         spend = tokens.sum(axis=0) * price  # USD per month
         self.model.set_addressable_markets(spend * 12.0 / 1e9)
 

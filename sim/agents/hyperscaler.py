@@ -21,6 +21,7 @@ class Hyperscaler(mesa.Agent):
         super().__init__(model)
         hp = model.params.hyperscalers
         self.index, self.firm, self.region = index, firm, region
+        self.accounts = model.ledger.cash["hyperscalers"]  # its group's cash, kept by the ledger
         self.alive = True
         self.life_months = round(hp.accelerator_life_years * 12)
         self.offset = self.life_months  # vintage index of month 0
@@ -31,8 +32,11 @@ class Hyperscaler(mesa.Agent):
         self.book = np.zeros(size)  # USD bn book value of each vintage's IT
         self.monthly_depreciation = np.zeros(size)
         self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
-        self.sums_month: int | None = None  # the month `sums` below are for; None: stale
-        self.sums = (0.0, 0.0, 0.0)  # book value, book value delivered, committed power
+        # sums over the vintages, with the month they were taken in (None once stale)
+        self.book_month: int | None = None
+        self.book_totals = (0.0, 0.0)  # book value of all vintages, of those delivered
+        self.power_month: int | None = None
+        self.committed_gw = 0.0  # power all vintages draw, delivered or on their way
         self._seed_installed_base(capacity_mn, growth)
         self.count_fleet()
         self.shell_gw = self.committed_power_gw() / hp.target_utilisation
@@ -126,7 +130,7 @@ class Hyperscaler(mesa.Agent):
             self.units[v] = 0.0
             self.book[v] = 0.0
             self.monthly_depreciation[v] = 0.0
-            self.sums_month = None
+            self.book_month = self.power_month = None
 
     def set_rent(self) -> None:
         """Rent moves toward the level last month's utilisation implies, floored at running cost."""
@@ -165,7 +169,7 @@ class Hyperscaler(mesa.Agent):
         live = slice(0, self.now + 1)
         dep = np.minimum(self.monthly_depreciation[live], self.book[live])
         self.book[live] -= dep
-        self.sums_month = None
+        self.book_month = None
         shell_dep = self.shell_book / (hp.building_life_years * 12.0)
         self.shell_book -= shell_dep
         self.depreciation_usd_bn = float(dep.sum()) + shell_dep
@@ -199,7 +203,7 @@ class Hyperscaler(mesa.Agent):
         loss = np.maximum(book - worth, 0.0)
         book -= loss
         self.book[live] = book
-        self.sums_month = None
+        self.book_month = None
         self.monthly_depreciation[live] = book / np.maximum(months_left, 1)
         self.writedowns_usd_bn = float(loss.sum())
         self.model.stranded_capital_usd_bn += self.writedowns_usd_bn
@@ -295,7 +299,7 @@ class Hyperscaler(mesa.Agent):
         self.energy_usd_per_hour[arrival] = self.energy_cost_per_hour(kw)
         self.units[arrival] += units
         self.book[arrival] += it_cost
-        self.sums_month = None
+        self.book_month = self.power_month = None
         self.monthly_depreciation[arrival] += it_cost / self.life_months
         self.backlog_units -= units
         self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
@@ -338,7 +342,7 @@ class Hyperscaler(mesa.Agent):
     # ---- views -----------------------------------------------------------------------
     @property
     def cash(self) -> float:
-        return float(self.model.ledger.cash["hyperscalers"][self.index])
+        return float(self.accounts[self.index])
 
     @property
     def debt(self) -> float:
@@ -351,28 +355,27 @@ class Hyperscaler(mesa.Agent):
         self.online_units_mn = float(self.units[sl].sum())
         self.power_in_use_gw = float((self.units[sl] * self.kw_per_unit[sl]).sum())  # GW
 
-    def book_sums(self) -> tuple[float, float, float]:
-        """Book value of every vintage, of the vintages delivered, and the power (GW) all
-        vintages, delivered or on their way, will draw.
+    def book_sums(self) -> tuple[float, float]:
+        """Book value of every vintage, and of the vintages delivered.
 
         Several decisions a month read them, but the books change only when vintages
-        retire, depreciate, are written down or arrive, so the sums are taken again only
-        after one of those (which mark them stale) or in a new month."""
-        if self.sums_month != self.model.month:
-            self.sums = (
-                float(self.book.sum()),
-                float(self.book[: self.now + 1].sum()),
-                float((self.units * self.kw_per_unit).sum()),
-            )
-            self.sums_month = self.model.month
-        return self.sums
+        retire, depreciate, are written down or arrive, which mark the sums stale."""
+        if self.book_month != self.model.month:
+            self.book_totals = (float(self.book.sum()), float(self.book[: self.now + 1].sum()))
+            self.book_month = self.model.month
+        return self.book_totals
 
     def energy_cost_per_hour(self, kw_per_unit: float) -> float:
         """USD of electricity for one unit drawing kw_per_unit for an hour."""
         return kw_per_unit / 1e3 * self.model.params.hyperscalers.energy_price_usd_per_mwh
 
     def committed_power_gw(self) -> float:
-        return self.book_sums()[2]
+        """Power (GW) all vintages will draw, delivered or on their way; taken again only
+        after vintages retire or arrive."""
+        if self.power_month != self.model.month:
+            self.committed_gw = float((self.units * self.kw_per_unit).sum())
+            self.power_month = self.model.month
+        return self.committed_gw
 
     def cash_buffer(self) -> float:
         """Cash kept back: months of running costs and of the capex it takes to keep the fleet."""

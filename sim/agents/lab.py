@@ -17,6 +17,7 @@ class Lab(mesa.Agent):
         super().__init__(model)
         lp = model.params.labs
         self.index, self.firm, self.open_weights = index, firm, open_weights
+        self.accounts = model.ledger.cash["labs"]  # its group's cash, kept by the ledger
         self.alive = True
         self.rd_target_usd_bn = lp.rd_spend_start_usd_bn_per_month  # per month
         self.rd_spend_usd_bn = 0.0
@@ -207,7 +208,7 @@ class Lab(mesa.Agent):
     # ---- views -----------------------------------------------------------------------
     @property
     def cash(self) -> float:
-        return float(self.model.ledger.cash["labs"][self.index])
+        return float(self.accounts[self.index])
 
     def monthly_spending(self, rd_usd_bn: float | None = None) -> float:
         """R&D (training compute and data), wages and the compute that serves customers."""
