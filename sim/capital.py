@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.ledger import Ledger
+from sim.ledger import ALL, Ledger
 
 
 @dataclass
@@ -43,6 +43,10 @@ class CapitalMarket:
     def market_cap(self) -> np.ndarray:
         return self.shares * self.price
 
+    def firm_value(self, firm: int) -> float:
+        """One firm's market capitalisation (USD bn), without pricing every firm."""
+        return float(self.shares[firm] * self.price[firm])
+
     def _firm_cash(self, firm: int) -> float:
         group, idx = self.firm_groups[firm]
         return float(self.ledger.cash[group][idx])
@@ -71,7 +75,7 @@ class CapitalMarket:
         usd_bn = min(usd_bn, 0.5 * float(self.ledger.cash["investors"].sum()))
         lent = usd_bn * self.lenders_weights()
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer("investors", np.arange(lent.size), group, idx, lent, "loans")
+        self.ledger.transfer("investors", ALL, group, idx, lent, "loans")
         self.debt_claims[:, firm] += lent
         self.debt[firm] += usd_bn
 
@@ -81,10 +85,9 @@ class CapitalMarket:
             return
         share = self.debt_claims[:, firm] / self.debt[firm]
         group, idx = self.firm_groups[firm]
-        self.ledger.transfer(
-            group, idx, "investors", np.arange(share.size), usd_bn * share, "repayments"
-        )
-        self.debt_claims[:, firm] -= usd_bn * share
+        repaid = usd_bn * share
+        self.ledger.transfer(group, idx, "investors", ALL, repaid, "repayments")
+        self.debt_claims[:, firm] -= repaid
         self.debt[firm] -= usd_bn
 
     def pay_interest(self, firm: int, rate_per_month: float) -> float:
@@ -94,7 +97,7 @@ class CapitalMarket:
         paid = self.debt[firm] * rate_per_month
         group, idx = self.firm_groups[firm]
         amounts = paid * self.debt_claims[:, firm] / self.debt[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "interest")
+        self.ledger.transfer(group, idx, "investors", ALL, amounts, "interest")
         return paid
 
     def pay_dividend(self, firm: int, usd_bn: float) -> None:
@@ -102,7 +105,7 @@ class CapitalMarket:
             return
         group, idx = self.firm_groups[firm]
         amounts = usd_bn * self.holdings[:, firm] / self.shares[firm]
-        self.ledger.transfer(group, idx, "investors", np.arange(amounts.size), amounts, "dividends")
+        self.ledger.transfer(group, idx, "investors", ALL, amounts, "dividends")
         self.dividends_per_share[firm] += usd_bn / self.shares[firm]
 
     def default(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> float:

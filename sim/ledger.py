@@ -30,6 +30,29 @@ BOUNDARIES = (
 )
 
 
+ALL = slice(None)  # index for every account in a group
+
+
+def _post(accounts: np.ndarray, idx, amounts, op: np.ufunc) -> None:
+    """``op.at(accounts, idx, amounts)``, with the result of that, bit for bit, but faster.
+
+    A slice selects each account once, so one vectorised update gives the same sums. An
+    integer index takes the amounts one after another: ``subtract.reduce`` works left to
+    right from the balance, while ``add.reduce`` would pair terms up, so additions
+    accumulate instead."""
+    if isinstance(idx, slice):
+        view = accounts[idx]
+        op(view, amounts, out=view)
+    elif isinstance(idx, int | np.integer):
+        if op is np.subtract:
+            accounts[idx] = np.subtract.reduce(np.ravel(amounts), initial=accounts[idx])
+        else:
+            steps = np.concatenate(([accounts[idx]], np.ravel(amounts)))
+            accounts[idx] = op.accumulate(steps)[-1]
+    else:
+        op.at(accounts, idx, amounts)
+
+
 class Ledger:
     """Cash accounts in groups (investors, labs, hyperscalers), one numpy array per group."""
 
@@ -50,18 +73,26 @@ class Ledger:
         return float(sum(a.sum() for a in self.cash.values()))
 
     @staticmethod
-    def _check(amount) -> None:
+    def _checked_total(amount) -> float:
+        """The amount, or the sum of an array of amounts, once all are finite and non-negative."""
         if isinstance(amount, float | int):
-            ok = 0.0 <= amount < math.inf  # False for NaN too
+            ok, total = 0.0 <= amount < math.inf, amount  # False for NaN too
         else:
             values = np.asarray(amount)
-            ok = bool((values >= 0).all() and np.isfinite(values).all())
+            total = float(values.sum())
+            # with no value negative or NaN, the total is finite only if every value is
+            ok = values.size == 0 or bool(values.min() >= 0) and total < math.inf
         if not ok:
             raise ValueError(f"ledger amounts must be finite and non-negative, got {amount}")
+        return total
 
     def transfer(self, src: str, src_idx, dst: str, dst_idx, amount, purpose: str) -> None:
-        """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays)."""
-        self._check(amount)
+        """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays).
+
+        An index may be a slice (``ALL`` for every account in the group): each account it
+        selects takes one entry. An integer index with an array of amounts takes them one
+        after another, in order."""
+        total = self._checked_total(amount)
         if (
             isinstance(amount, float | int)
             and isinstance(src_idx, int)
@@ -72,38 +103,48 @@ class Ledger:
             self.flows[purpose] += amount
             return
         amount = np.asarray(amount, dtype=float)
-        np.subtract.at(self.cash[src], np.broadcast_to(src_idx, amount.shape), amount)
-        np.add.at(self.cash[dst], np.broadcast_to(dst_idx, amount.shape), amount)
-        self.flows[purpose] += float(amount.sum())
+        _post(self.cash[src], src_idx, amount, np.subtract)
+        _post(self.cash[dst], dst_idx, amount, np.add)
+        self.flows[purpose] += total
 
     def receive(self, boundary: str, dst: str, dst_idx, amount) -> None:
         """Money entering the model from a named boundary."""
-        self._check(amount)
-        total = amount if isinstance(amount, float | int) else float(np.sum(amount))
+        total = self._checked_total(amount)
         if isinstance(dst_idx, int):
             self.cash[dst][dst_idx] += total
         else:
-            np.add.at(self.cash[dst], dst_idx, amount)
+            _post(self.cash[dst], dst_idx, amount, np.add)
         self.inflows[self._boundary(boundary)] += total
 
     def pay_out(self, src: str, src_idx, boundary: str, amount) -> None:
         """Money leaving the model to a named boundary."""
-        self._check(amount)
-        total = amount if isinstance(amount, float | int) else float(np.sum(amount))
+        total = self._checked_total(amount)
         if isinstance(src_idx, int):
             self.cash[src][src_idx] -= total
         else:
-            np.subtract.at(self.cash[src], src_idx, amount)
+            _post(self.cash[src], src_idx, amount, np.subtract)
         self.outflows[self._boundary(boundary)] += total
 
-    def settle(self, changes: list[tuple[str, np.ndarray, np.ndarray]], purpose: str) -> None:
-        """A multilateral settlement (e.g. a market's trades): signed changes that sum to zero."""
-        net = sum(float(np.sum(delta)) for _, _, delta in changes)
-        gross = sum(float(np.abs(delta).sum()) for _, _, delta in changes)
+    def settle(self, changes: list[tuple[str, object, object]], purpose: str) -> None:
+        """A multilateral settlement (e.g. a market's trades): signed changes that sum to zero.
+
+        Each change is (group, index, delta): an array of deltas for an index array or slice,
+        or one float for one account."""
+        totals = [
+            (delta, abs(delta))
+            if isinstance(delta, float)
+            else (float(np.sum(delta)), float(np.abs(delta).sum()))
+            for _, _, delta in changes
+        ]
+        net = sum(change for change, _ in totals)
+        gross = sum(size for _, size in totals)
         if abs(net) > 1e-9 * max(gross, 1.0):
             raise ValueError(f"settlement {purpose} does not net to zero: {net}")
         for group, idx, delta in changes:
-            np.add.at(self.cash[group], idx, delta)
+            if isinstance(delta, float):
+                self.cash[group][idx] += delta
+            else:
+                _post(self.cash[group], idx, delta, np.add)
         self.flows[purpose] += 0.5 * gross
 
     @staticmethod

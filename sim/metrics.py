@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import operator
+
+import mesa
 import numpy as np
+import pandas as pd
 
 COLUMNS = (
     "date",
@@ -63,8 +67,68 @@ COLUMNS = (
 )
 
 
+COUNT_COLUMNS = frozenset(
+    {
+        "month_index",
+        "algorithmic_breakthroughs_count",
+        "defaults_count",
+        "labs_alive_count",
+        "hyperscalers_alive_count",
+        "crisis_response_active",
+    }
+)
+
+
+class MonthlyCollector(mesa.DataCollector):
+    """Mesa's DataCollector, with the monthly table kept in one preallocated array.
+
+    Mesa's own collect() calls each of the table's ~50 reporters and deep-copies its value
+    every step, a noticeable share of a run. Here the model computes the month's row once
+    (month_metrics, in model.metrics) and collect() copies it into the next row of an
+    array sized for the whole run. model_vars reads the rows filled so far as Mesa's
+    collector holds them, column by column, so get_model_vars_dataframe() and
+    mesa.batch_run see the same table.
+    """
+
+    def __init__(self, dates: pd.DatetimeIndex):
+        self.dates = dates
+        self.values = np.empty((len(dates), len(COLUMNS) - 1))  # every column but the date
+        self.rows = 0
+        self.row_of = operator.itemgetter(*COLUMNS[1:])
+        super().__init__(model_reporters={name: _reporter(name) for name in COLUMNS})
+
+    def collect(self, model) -> None:
+        if hasattr(self, "_collection_steps"):  # Mesa 3.5 records when it collected
+            self._collection_steps.append(model.time)
+        self.values[self.rows] = self.row_of(model.metrics)
+        self.rows += 1
+
+    @property
+    def model_vars(self) -> dict[str, object]:
+        """The table so far: the dates, then one array per column (counts as integers)."""
+        rows = self.values[: self.rows]
+        columns: dict[str, object] = {"date": self.dates[: self.rows]}
+        for j, name in enumerate(COLUMNS[1:]):
+            columns[name] = rows[:, j].astype(np.int64) if name in COUNT_COLUMNS else rows[:, j]
+        return columns
+
+    @model_vars.setter
+    def model_vars(self, _lists) -> None:
+        """Mesa's constructor sets up an empty list per reporter; the array replaces them."""
+
+
+def _reporter(name: str):
+    """What Mesa's collect() would call for a column (kept so the collector declares them)."""
+
+    def report(model):
+        return model.metrics[name]
+
+    report.__name__ = name
+    return report
+
+
 def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
-    """Everything the table records for the month just closed."""
+    """Everything the table records for the month just closed (the collector adds the date)."""
     market, pool = model.capital_market, model.adopter_pool
     labs = [lab for lab in model.labs if lab.alive]
     hyps = [h for h in model.hyperscalers if h.alive]
@@ -80,22 +144,21 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
     capacity = sum(h.online_units_mn for h in hyps)
     tech = model.technology
     return {
-        "date": model.date,
         "month_index": model.month,
         "market_value_usd_bn": market_value,
         "fundamental_value_usd_bn": fundamental,
         "valuation_to_fundamentals_ratio": market_value / max(fundamental, 1e-9),
         "lab_market_value_usd_bn": float(caps[:n_labs].sum()),
         "hyperscaler_market_value_usd_bn": float(caps[n_labs:].sum()),
-        "chartist_share": float(model.investor_pool.chartist.mean()),
+        "chartist_share": _share(model.investor_pool.chartist),
         "investor_wealth_usd_bn": float(model.investor_pool.wealth().sum()),
         "capex_usd_bn_per_yr": 12.0 * sum(h.capex_usd_bn for h in hyps),
         "capacity_h100e_mn": capacity,
         "power_gw": sum(h.power_in_use_gw for h in hyps),
         "energy_twh_per_yr": 12.0 * sum(h.energy_mwh for h in hyps) / 1e6,
         "utilization_share": hours_sold / max(capacity * 1e6 * 730.0, 1e-9),
-        "gpu_rent_usd_per_gpu_hour": float(
-            np.average([h.rent for h in hyps], weights=[h.hours_sold + 1.0 for h in hyps])
+        "gpu_rent_usd_per_gpu_hour": _weighted_mean(
+            [h.rent for h in hyps], [h.hours_sold + 1.0 for h in hyps]
         )
         if hyps
         else 0.0,
@@ -138,3 +201,16 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         "ledger_relative_imbalance": model.ledger.last_relative_imbalance,
         "claims_relative_gap": market.check_stocks(),
     }
+
+
+def _weighted_mean(values: list[float], weights: list[float]) -> float:
+    """np.average(values, weights=weights) for positive weights: its arithmetic, without
+    the argument checks that cost more than the sums on a handful of firms."""
+    w = np.array(weights)
+    return float((np.array(values) * w).sum() / w.sum())
+
+
+def _share(flags: np.ndarray) -> float:
+    """flags.mean() for a boolean array: the count over the size is the same number, and
+    counting is much cheaper than summing the flags as floats."""
+    return np.count_nonzero(flags) / flags.size

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import mesa
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -16,8 +18,8 @@ from sim.agents.lab import Lab
 from sim.capital import CapitalMarket
 from sim.compute_market import ComputeMarket
 from sim.ledger import Ledger
-from sim.metrics import COLUMNS, month_metrics
-from sim.networks import adjacency, contract_graph, small_world
+from sim.metrics import MonthlyCollector, month_metrics
+from sim.networks import contract_graph, graph, small_world
 from sim.params import Params, load_scenario
 from sim.rules.finance import credit_limit, fundamental_value
 from sim.rules.markets import expert_token_price
@@ -61,9 +63,7 @@ class SurgeModel(mesa.Model):
         self.fab_capacity_mn = p.hyperscalers.fab_supply_start_h100e_mn_per_month
         self.stranded_capital_usd_bn = 0.0
         self._build_population()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: _reporter(name) for name in COLUMNS}
-        )
+        self.datacollector = MonthlyCollector(self.dates)
         self.metrics: dict[str, float] = {}
 
     # ---- construction ------------------------------------------------------------------
@@ -110,15 +110,25 @@ class SurgeModel(mesa.Model):
                 self.rng,
             ),
         )
-        self.adopter_graph = small_world(
+        self.adopter_adjacency = small_world(
             p.run.n_adopters, p.adopters.social_degree, p.adopters.social_rewiring, self.rng
         )
-        self.adopter_pool = AdopterPool(self, adjacency(self.adopter_graph))
-        self.investor_graph = small_world(
+        self.adopter_pool = AdopterPool(self, self.adopter_adjacency)
+        self.investor_adjacency = small_world(
             p.run.n_investors, p.investors.investor_degree, 0.1, self.rng
         )
-        self.investor_pool = InvestorPool(self, adjacency(self.investor_graph))
+        self.investor_pool = InvestorPool(self, self.investor_adjacency)
         self._endow()
+
+    @functools.cached_property
+    def adopter_graph(self) -> nx.Graph:
+        """The adopters' social network (the model itself uses only its matrix)."""
+        return graph(self.adopter_adjacency)
+
+    @functools.cached_property
+    def investor_graph(self) -> nx.Graph:
+        """The investors' social network (the model itself uses only its matrix)."""
+        return graph(self.investor_adjacency)
 
     def opening_capacity(self) -> tuple[float, float]:
         """The fleet (mn H100e) and its growth (1/yr) that serve non-AI demand at target use.
@@ -353,11 +363,3 @@ class SurgeModel(mesa.Model):
     def table(self) -> pd.DataFrame:
         frame = self.datacollector.get_model_vars_dataframe()
         return frame.reset_index(drop=True)
-
-
-def _reporter(name: str):
-    def report(model: SurgeModel):
-        return model.metrics[name]
-
-    report.__name__ = name
-    return report

@@ -9,11 +9,13 @@ are assembled from the live state on demand (`snapshot`), ready to draw or expor
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 
 def child_seed(rng: np.random.Generator) -> int:
@@ -21,14 +23,74 @@ def child_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def small_world(n: int, degree: int, rewiring: float, rng: np.random.Generator) -> nx.Graph:
-    """Connected Watts-Strogatz graph: local clusters plus a few long ties."""
+def small_world(n: int, degree: int, rewiring: float, rng: np.random.Generator) -> sp.csr_array:
+    """Connected Watts-Strogatz graph: local clusters plus a few long ties (adjacency matrix).
+
+    The graph networkx's connected_watts_strogatz_graph draws from the same seed: the same
+    ring lattice, and the same random calls in the same order to rewire it, retried until
+    connected. Kept on Python sets rather than a networkx Graph, it is several times
+    faster to build for thousands of nodes; `graph` turns the matrix into a networkx Graph
+    when one is wanted.
+    """
     k = min(degree, n - 1)
     k -= k % 2
-    return nx.connected_watts_strogatz_graph(n, max(k, 2), rewiring, seed=child_seed(rng))
+    k = max(k, 2)
+    seed = child_seed(rng)
+    if k >= n:  # too few nodes for a ring lattice: networkx's own answer (or error)
+        return adjacency(nx.connected_watts_strogatz_graph(n, k, rewiring, seed=seed))
+    draws = random.Random(seed)
+    for _ in range(100):  # networkx's default number of tries
+        matrix = _adjacency_of(_watts_strogatz(n, k, rewiring, draws))
+        if connected_components(matrix, directed=False)[0] == 1:
+            return matrix
+    raise nx.NetworkXError("Maximum number of tries exceeded")
 
 
-def adjacency(graph: nx.Graph) -> sp.csr_matrix:
+def _watts_strogatz(n: int, k: int, p: float, draws: random.Random) -> list[set[int]]:
+    """Each node's neighbours, rewired as networkx.watts_strogatz_graph rewires them."""
+    neighbours = [set() for _ in range(n)]
+    for j in range(1, k // 2 + 1):
+        for u in range(n):
+            v = (u + j) % n
+            neighbours[u].add(v)
+            neighbours[v].add(u)
+    nodes = list(range(n))
+    for j in range(1, k // 2 + 1):  # outer loop over distance, inner over nodes in order
+        for u in range(n):
+            if draws.random() < p:
+                w = draws.choice(nodes)
+                while w == u or w in neighbours[u]:  # no self-loops or double edges
+                    w = draws.choice(nodes)
+                    if len(neighbours[u]) >= n - 1:
+                        break  # skip this rewiring
+                else:
+                    v = (u + j) % n
+                    neighbours[u].discard(v)
+                    neighbours[v].discard(u)
+                    neighbours[u].add(w)
+                    neighbours[w].add(u)
+    return neighbours
+
+
+def _adjacency_of(neighbours: list[set[int]]) -> sp.csr_array:
+    """The matrix networkx.to_scipy_sparse_array gives for these neighbours: integer ones,
+    column indices sorted within each row."""
+    n = len(neighbours)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in neighbours], out=indptr[1:])
+    indices = np.fromiter(
+        (v for s in neighbours for v in sorted(s)), dtype=np.int64, count=int(indptr[-1])
+    )
+    data = np.ones(indices.size, dtype=np.int64)
+    return sp.csr_array((data, indices, indptr), shape=(n, n))
+
+
+def graph(matrix: sp.csr_array) -> nx.Graph:
+    """A social network as a networkx Graph, nodes 0..n-1."""
+    return nx.from_scipy_sparse_array(matrix)
+
+
+def adjacency(graph: nx.Graph) -> sp.csr_array:
     return nx.to_scipy_sparse_array(graph, nodelist=range(graph.number_of_nodes()), format="csr")
 
 

@@ -72,6 +72,7 @@ class AdopterPool:
         size = rng.lognormal(0.0, 1.0, n)
         monthly_value = ap.addressable_value_usd_bn_per_yr * 1e9 / 12.0 * size / size.sum()
         self.tasks_per_month = monthly_value / self.value_per_task
+        self.monthly_tokens = self.tasks_per_month * self.tokens_per_task  # base tokens
         self.budget_per_month = ap.budget_share_of_value * monthly_value
         self.adopted = np.zeros(n, dtype=bool)
         self.provider = np.full(n, NO_PROVIDER)
@@ -122,8 +123,11 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        monthly_tokens = self.tasks_per_month * self.tokens_per_task
-        spend = (feasible * monthly_tokens[:, None]).sum(axis=0) * price  # USD per month
+        # a row-major (adopters, labs) product, so the sum over adopters adds them in the
+        # same order as always; written through its transpose, which matches feasible.T
+        tokens = np.empty(feasible.shape)
+        np.multiply(feasible.T, self.monthly_tokens, out=tokens.T)
+        spend = tokens.sum(axis=0) * price  # USD per month
         self.model.set_addressable_markets(spend * 12.0 / 1e9)
 
     def _choose(self, rows, feasible, capability, price) -> np.ndarray:
@@ -160,22 +164,22 @@ class AdopterPool:
             self.adopted[rows] = True
 
     def order_tokens(self, price: np.ndarray, usage: np.ndarray) -> None:
-        """Each lab's token orders; each adopter's saved labour cost net of its token bill."""
-        rows = np.flatnonzero(self.adopted)
-        chosen = self.provider[rows]
-        base_tokens = self.tasks_per_month[rows] * self.tokens_per_task[rows]
-        tokens = base_tokens * usage[chosen]
+        """Each lab's token orders; each adopter's saved labour cost net of its token bill.
+
+        Worked out for every adopter at once with non-adopters masked to zero: adding their
+        zeros leaves each lab's total as summing over adopters alone would."""
+        adopted = self.adopted
+        chosen = np.where(adopted, self.provider, 0)
+        tokens = np.where(adopted, self.monthly_tokens * usage[chosen], 0.0)
         self.model.set_token_orders(np.bincount(chosen, tokens, price.size))
-        self.spend_usd_per_month[:] = 0.0
-        self.gain_usd_per_month[:] = 0.0
-        self.spend_usd_per_month[rows] = base_tokens * price[chosen]
-        self.gain_usd_per_month[rows] = (
-            self.tasks_per_month[rows] * self.value_per_task[rows] - self.spend_usd_per_month[rows]
+        self.spend_usd_per_month = np.where(adopted, self.monthly_tokens * price[chosen], 0.0)
+        self.gain_usd_per_month = np.where(
+            adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
         )
 
     # ---- views for data collection ----------------------------------------------------
     def adoption_share(self) -> float:
-        return float(self.adopted.mean())
+        return np.count_nonzero(self.adopted) / self.adopted.size  # the mean, counted
 
     def productivity_gain_usd_bn_per_yr(self) -> float:
         return float(self.gain_usd_per_month.sum()) * 12.0 / 1e9

@@ -21,15 +21,22 @@ class Hyperscaler(mesa.Agent):
         super().__init__(model)
         hp = model.params.hyperscalers
         self.index, self.firm, self.region = index, firm, region
+        self.accounts = model.ledger.cash["hyperscalers"]  # its group's cash, kept by the ledger
         self.alive = True
         self.life_months = round(hp.accelerator_life_years * 12)
         self.offset = self.life_months  # vintage index of month 0
         size = self.offset + model.params.run.months + hp.build_lead_months + 2
         self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
         self.kw_per_unit = np.zeros(size)
+        self.energy_usd_per_hour = np.zeros(size)  # energy cost of an hour of a vintage's unit
         self.book = np.zeros(size)  # USD bn book value of each vintage's IT
         self.monthly_depreciation = np.zeros(size)
         self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
+        # sums over the vintages, with the month they were taken in (None once stale)
+        self.book_month: int | None = None
+        self.book_totals = (0.0, 0.0)  # book value of all vintages, of those delivered
+        self.power_month: int | None = None
+        self.committed_gw = 0.0  # power all vintages draw, delivered or on their way
         self._seed_installed_base(capacity_mn, growth)
         self.count_fleet()
         self.shell_gw = self.committed_power_gw() / hp.target_utilisation
@@ -71,6 +78,7 @@ class Hyperscaler(mesa.Agent):
             cost = units * 1e6 * tech.h100e_price_usd / 1e9
             self.units[v] = units
             self.kw_per_unit[v] = tech.h100e_power_kw
+            self.energy_usd_per_hour[v] = self.energy_cost_per_hour(tech.h100e_power_kw)
             self.monthly_depreciation[v] = cost / self.life_months
             self.book[v] = cost * min(1.0, 1.0 - age / self.life_months)
         self.demand_growth = float(np.log(monthly))
@@ -122,6 +130,7 @@ class Hyperscaler(mesa.Agent):
             self.units[v] = 0.0
             self.book[v] = 0.0
             self.monthly_depreciation[v] = 0.0
+            self.book_month = self.power_month = None
 
     def set_rent(self) -> None:
         """Rent moves toward the level last month's utilisation implies, floored at running cost."""
@@ -160,6 +169,7 @@ class Hyperscaler(mesa.Agent):
         live = slice(0, self.now + 1)
         dep = np.minimum(self.monthly_depreciation[live], self.book[live])
         self.book[live] -= dep
+        self.book_month = None
         shell_dep = self.shell_book / (hp.building_life_years * 12.0)
         self.shell_book -= shell_dep
         self.depreciation_usd_bn = float(dep.sum()) + shell_dep
@@ -177,22 +187,24 @@ class Hyperscaler(mesa.Agent):
         if live.size == 0:
             self.writedowns_usd_bn = 0.0
             return
-        energy_per_hour = self.kw_per_unit[live] / 1e3 * hp.energy_price_usd_per_mwh
         margin = (
             (
-                self.expected_utilisation * (self.expected_rent - energy_per_hour)
+                self.expected_utilisation * (self.expected_rent - self.energy_usd_per_hour[live])
                 - hp.operations_cost_usd_per_h100e_hour
             )
             * HOURS_PER_MONTH
             * 1e6
             / 1e9
         )  # USD bn per mn units per month
-        months_left = live + self.life_months - self.now
+        months_left = live + (self.life_months - self.now)
         rate = self.model.params.investors.discount_rate_per_yr / 12.0
         worth = value_in_use(self.units[live], months_left, margin, rate)
-        loss = np.maximum(self.book[live] - worth, 0.0)
-        self.book[live] -= loss
-        self.monthly_depreciation[live] = self.book[live] / np.maximum(months_left, 1)
+        book = self.book[live]
+        loss = np.maximum(book - worth, 0.0)
+        book -= loss
+        self.book[live] = book
+        self.book_month = None
+        self.monthly_depreciation[live] = book / np.maximum(months_left, 1)
         self.writedowns_usd_bn = float(loss.sum())
         self.model.stranded_capital_usd_bn += self.writedowns_usd_bn
 
@@ -262,8 +274,8 @@ class Hyperscaler(mesa.Agent):
         if cost_usd_bn <= 0:
             return 1.0
         room = max(0.0, self.model.credit_limit * self.book_assets() - self.debt)
-        issue = self.model.params.credit.max_dilution_per_month * float(
-            self.model.capital_market.market_cap[self.firm]
+        issue = self.model.params.credit.max_dilution_per_month * (
+            self.model.capital_market.firm_value(self.firm)
         )
         budget = max(0.0, self.cash + room + issue - 0.5 * self.cash_buffer() - self.capex_usd_bn)
         return min(1.0, budget / cost_usd_bn)
@@ -284,8 +296,10 @@ class Hyperscaler(mesa.Agent):
         it_cost = units * 1e6 * tech.h100e_price_usd / 1e9
         arrival = self.now + hp.build_lead_months
         self.kw_per_unit[arrival] = kw
+        self.energy_usd_per_hour[arrival] = self.energy_cost_per_hour(kw)
         self.units[arrival] += units
         self.book[arrival] += it_cost
+        self.book_month = self.power_month = None
         self.monthly_depreciation[arrival] += it_cost / self.life_months
         self.backlog_units -= units
         self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
@@ -328,7 +342,7 @@ class Hyperscaler(mesa.Agent):
     # ---- views -----------------------------------------------------------------------
     @property
     def cash(self) -> float:
-        return float(self.model.ledger.cash["hyperscalers"][self.index])
+        return float(self.accounts[self.index])
 
     @property
     def debt(self) -> float:
@@ -341,17 +355,36 @@ class Hyperscaler(mesa.Agent):
         self.online_units_mn = float(self.units[sl].sum())
         self.power_in_use_gw = float((self.units[sl] * self.kw_per_unit[sl]).sum())  # GW
 
+    def book_sums(self) -> tuple[float, float]:
+        """Book value of every vintage, and of the vintages delivered.
+
+        Several decisions a month read them, but the books change only when vintages
+        retire, depreciate, are written down or arrive, which mark the sums stale."""
+        if self.book_month != self.model.month:
+            self.book_totals = (float(self.book.sum()), float(self.book[: self.now + 1].sum()))
+            self.book_month = self.model.month
+        return self.book_totals
+
+    def energy_cost_per_hour(self, kw_per_unit: float) -> float:
+        """USD of electricity for one unit drawing kw_per_unit for an hour."""
+        return kw_per_unit / 1e3 * self.model.params.hyperscalers.energy_price_usd_per_mwh
+
     def committed_power_gw(self) -> float:
-        return float((self.units * self.kw_per_unit).sum())
+        """Power (GW) all vintages will draw, delivered or on their way; taken again only
+        after vintages retire or arrive."""
+        if self.power_month != self.model.month:
+            self.committed_gw = float((self.units * self.kw_per_unit).sum())
+            self.power_month = self.model.month
+        return self.committed_gw
 
     def cash_buffer(self) -> float:
         """Cash kept back: months of running costs and of the capex it takes to keep the fleet."""
         hp = self.model.params.hyperscalers
-        upkeep = float(self.book[: self.now + 1].sum()) / self.life_months
+        upkeep = self.book_sums()[1] / self.life_months
         return hp.cash_buffer_months * (self.running_costs_usd_bn + upkeep)
 
     def book_assets(self) -> float:
-        return float(self.book.sum()) + self.shell_book + max(self.cash, 0.0)
+        return self.book_sums()[0] + self.shell_book + max(self.cash, 0.0)
 
     def valuation_premium(self) -> float:
         """Tobin's q relative to the q a fundamentalist market would set: market / fundamental.
@@ -359,7 +392,7 @@ class Hyperscaler(mesa.Agent):
         A firm always earning rents has q above 1; only the excess of its market value over
         what its cash flows justify tells it that capital is cheap *now*."""
         market = self.model.capital_market
-        return float(market.market_cap[self.firm]) / max(self.fundamental_value(), 1e-9)
+        return market.firm_value(self.firm) / max(self.fundamental_value(), 1e-9)
 
     def fundamental_value(self) -> float:
         """Revenue is expected to keep its recent growth (capped) for the projection years."""

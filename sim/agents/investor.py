@@ -11,6 +11,7 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
+from sim.ledger import ALL
 from sim.rules.finance import (
     cap_weights,
     chartist_weights,
@@ -63,11 +64,10 @@ class InvestorPool:
         """Interest on the safe asset and new savings arrive from outside the sector."""
         ip = self.model.params.investors
         cash = self.model.ledger.cash["investors"]
-        rows = np.arange(cash.size)
         interest = np.maximum(cash, 0.0) * self.model.safe_rate / 12.0
         savings = self.wealth() * ip.savings_inflow_per_yr / 12.0
-        self.model.ledger.receive("safe_asset_interest", "investors", rows, interest)
-        self.model.ledger.receive("savings_inflow", "investors", rows, np.maximum(savings, 0.0))
+        self.model.ledger.receive("safe_asset_interest", "investors", ALL, interest)
+        self.model.ledger.receive("savings_inflow", "investors", ALL, np.maximum(savings, 0.0))
 
     def value_firms(self) -> None:
         self.fundamental_cap = np.array([f.fundamental_value() for f in self.model.firms])
@@ -127,18 +127,19 @@ class InvestorPool:
         market, ledger = self.model.capital_market, self.model.ledger
         listed = np.flatnonzero(market.listed)
         cash = ledger.cash["investors"]
+        held, weights = market.holdings[:, listed], weights[:, listed]
         supply = market.shares[listed] + market.pending_issue[listed]
         old_price = market.price.copy()
-        prices = clear_equity_market(weights[:, listed], cash, market.holdings[:, listed], supply)
+        prices = clear_equity_market(weights, cash, held, supply)
         prices = np.maximum(prices, 1e-12)
-        wealth = cash + market.holdings[:, listed] @ prices
-        new_holdings = weights[:, listed] * wealth[:, None] / prices[None, :]
-        bought = (new_holdings - market.holdings[:, listed]) @ prices
-        proceeds = market.pending_issue[listed] * prices
-        changes = [("investors", np.arange(cash.size), -bought)]
-        for col, firm in enumerate(listed):
+        wealth = cash + held @ prices
+        new_holdings = weights * wealth[:, None] / prices[None, :]
+        bought = (new_holdings - held) @ prices
+        proceeds = (market.pending_issue[listed] * prices).tolist()
+        changes = [("investors", ALL, -bought)]
+        for firm, amount in zip(listed.tolist(), proceeds, strict=True):
             group, idx = market.firm_groups[firm]
-            changes.append((group, np.array([idx]), np.array([proceeds[col]])))
+            changes.append((group, idx, amount))
         ledger.settle(changes, "equity trades")
         market.holdings[:, listed] = new_holdings
         market.shares[listed] = supply

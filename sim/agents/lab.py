@@ -17,6 +17,7 @@ class Lab(mesa.Agent):
         super().__init__(model)
         lp = model.params.labs
         self.index, self.firm, self.open_weights = index, firm, open_weights
+        self.accounts = model.ledger.cash["labs"]  # its group's cash, kept by the ledger
         self.alive = True
         self.rd_target_usd_bn = lp.rd_spend_start_usd_bn_per_month  # per month
         self.rd_spend_usd_bn = 0.0
@@ -104,7 +105,7 @@ class Lab(mesa.Agent):
         growth = (1.0 + lp.rd_ambition_growth_per_yr) ** (1.0 / 12.0)
         justified = lp.rd_share_of_value_per_yr * fundamental / 12.0
         self.rd_target_usd_bn = min(self.rd_target_usd_bn * growth, max(justified, 1e-6))
-        premium = float(self.model.capital_market.market_cap[self.firm]) / fundamental
+        premium = self.model.capital_market.firm_value(self.firm) / fundamental
         wanted = self.rd_target_usd_bn * premium**lp.rd_valuation_elasticity
         self.rd_spend_usd_bn = min(wanted, max(self.cash, 0.0) / lp.min_runway_months)
         share = lp.expert_data_budget_share if self.data_limited else 0.0
@@ -207,7 +208,7 @@ class Lab(mesa.Agent):
     # ---- views -----------------------------------------------------------------------
     @property
     def cash(self) -> float:
-        return float(self.model.ledger.cash["labs"][self.index])
+        return float(self.accounts[self.index])
 
     def monthly_spending(self, rd_usd_bn: float | None = None) -> float:
         """R&D (training compute and data), wages and the compute that serves customers."""

@@ -39,12 +39,14 @@ def feasible_providers(
     At 150 USD/Mtok the cost is 15 USD/task: 15 * 1.2 = 18 <= 20 pays back, but the bill
     40 * 15 = 600 USD exceeds the 500 budget: infeasible.
     """
-    cost = tokens_per_task[:, None] * price_usd_per_token[None, :]
-    return (
-        (capability[None, :] >= required_capability[:, None])
-        & (cost * required_return <= value_per_task[:, None])
-        & (cost * tasks_per_month[:, None] <= budget_per_month[:, None])
-    )
+    # Computed lab by lab (one long row per lab) and returned transposed: the same values,
+    # without numpy looping over thousands of rows of a handful of labs each.
+    cost = price_usd_per_token[:, None] * tokens_per_task[None, :]
+    feasible = capability[:, None] >= required_capability[None, :]
+    feasible &= cost * required_return <= value_per_task[None, :]
+    cost *= tasks_per_month[None, :]
+    feasible &= cost <= budget_per_month[None, :]
+    return feasible.T
 
 
 def choose_provider(
