@@ -452,9 +452,7 @@ def _add_app_command(commands) -> None:
         epilog=APP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    app.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     app.add_argument(
         "--port", type=_port, default=8765, metavar="N", help="port to listen on (default 8765)"
     )
@@ -1244,7 +1242,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except (TargetsError, CalibrationError, ExecutorError) as exc:
         raise UsageError(str(exc)) from None
     fitted: dict[str, float] = {}
-    if not args.check_only:
+    fitted_file = out / "calibrated.toml"
+    if not args.check_only and fitted_file.exists() and args.resume:
+        fitted = _read_fitted(fitted_file)  # the fit finished; finish its report runs
+        scenario = str(fitted_file.resolve())
+    elif not args.check_only:
+        if fitted_file.exists() or (out / "batch").exists():
+            raise UsageError(
+                f"--out {out}: holds an earlier calibration; give another --out, or"
+                " --resume to finish its report"
+            )
         fitted = _fit(args, scenario, targets, free, out)
         out.mkdir(parents=True, exist_ok=True)
         text = scenario_toml(
@@ -1256,8 +1263,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 f"--budget {args.budget} --root-seed {args.root_seed}"
             ],
         )
-        write_atomic(out / "calibrated.toml", text.encode())
-        scenario = str((out / "calibrated.toml").resolve())
+        write_atomic(fitted_file, text.encode())
+        scenario = str(fitted_file.resolve())
     try:
         plan = plan_batch([scenario], seeds=args.report_seeds, root_seed=args.root_seed)
     except BatchError as exc:
@@ -1276,6 +1283,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"inside the range: {int(report['inside'].sum())} of {len(report)} compared targets")
     print(f"wrote {', '.join(p.name for p in written)} in {out}/")
     return EXIT_OK
+
+
+def _read_fitted(path: Path) -> dict[str, float]:
+    """The fitted values of a calibrated.toml, by dotted name."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return {
+        f"{group}.{name}": value
+        for group, table in data.items()
+        if isinstance(table, dict)
+        for name, value in table.items()
+    }
 
 
 def _fit(args: argparse.Namespace, scenario: str, targets, free, out: Path) -> dict[str, float]:

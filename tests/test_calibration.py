@@ -268,6 +268,15 @@ def test_calibrate_command_fits_writes_a_scenario_and_a_report(tmp_path, capsys)
     assert (out / "calibration.png").stat().st_size > 10_000
     assert len(pd.read_csv(out / "report.csv")) == len(compared(load_targets()))
     assert "inside the range:" in capsys.readouterr().out
+    # a second fit into the same folder would lose the first: refused before any run
+    before = (out / "calibrated.toml").read_bytes()
+    assert surge_cli.main(["calibrate", "--executor", "serial", "--out", str(out)]) == 2
+    assert "holds an earlier calibration" in capsys.readouterr().err
+    # --resume reuses the finished fit and its report runs
+    args = ["calibrate", "--report-seeds", "2", "--executor", "serial", "--out", str(out)]
+    assert surge_cli.main([*args, "--resume"]) == 0
+    assert (out / "calibrated.toml").read_bytes() == before
+    assert "legacy_spend_start_usd_bn_per_yr" in (out / "report.md").read_text()
 
 
 def test_calibrate_command_refuses_bad_input_and_writes_nothing(tmp_path, capsys):
