@@ -75,11 +75,13 @@ class LiveModel(SurgeModel):
 
     SolaraViz checks every input name against the constructor and lets extra names through
     only when the catch-all is called ``kwargs``; SurgeModel calls its catch-all
-    ``overrides``, hence this subclass. It adds nothing else.
+    ``overrides``, hence this subclass. Surge's scenario goes by ``scenario_name`` here:
+    from Mesa 3.5 on, ``scenario`` is Mesa's own experiment object, which SolaraViz's
+    Reset passes to the model; it is accepted and not used.
     """
 
-    def __init__(self, scenario: str = "baseline", *, rng=None, **kwargs):
-        super().__init__(scenario, rng=rng, **kwargs)
+    def __init__(self, scenario_name: str = "baseline", *, rng=None, scenario=None, **kwargs):
+        super().__init__(scenario_name, rng=rng, **kwargs)
 
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def slider_params(params: Params) -> dict[str, Any]:
     widened to take in the scenario's value where the scenario lies outside them; the unit
     is in the label, as declared in sim/params.py ('-' for a pure number).
     """
-    inputs: dict[str, Any] = {"scenario": params.name, "rng": dict(SEED_SLIDER)}
+    inputs: dict[str, Any] = {"scenario_name": params.name, "rng": dict(SEED_SLIDER)}
     for dotted, label in MAIN_PARAMETERS.items():
         group, name = dotted.split(".")
         meta = _field(dotted).metadata

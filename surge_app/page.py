@@ -73,11 +73,11 @@ def Network(model: LiveModel):
 def Page():
     scenario, set_scenario = solara.use_state(DEFAULT_SCENARIO)
     params = solara.use_memo(lambda: load_scenario(scenario), [scenario])
-    first = solara.use_memo(lambda: LiveModel(scenario=DEFAULT_SCENARIO, rng=DEFAULT_SEED), [])
+    first = solara.use_memo(lambda: LiveModel(scenario_name=DEFAULT_SCENARIO, rng=DEFAULT_SEED), [])
     model = solara.use_reactive(first)
 
     def choose(name: str) -> None:
-        model.set(LiveModel(scenario=name, rng=DEFAULT_SEED))
+        model.set(LiveModel(scenario_name=name, rng=DEFAULT_SEED))
         set_scenario(name)
 
     solara.Title("Surge")

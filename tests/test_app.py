@@ -53,7 +53,7 @@ def _sliders(params) -> dict[str, dict]:
 def test_sliders_start_at_the_scenarios_values_with_units(scenario):
     params = load_scenario(scenario)
     inputs = slider_params(params)
-    assert inputs["scenario"] == scenario
+    assert inputs["scenario_name"] == scenario
     assert inputs["rng"]["type"] == "SliderInt"
     for dotted, label in MAIN_PARAMETERS.items():
         group, name = dotted.split(".")
@@ -88,10 +88,12 @@ def test_model_built_from_the_sliders_is_the_scenario():
         k: (v["value"] if isinstance(v, dict) else v) for k, v in slider_params(params).items()
     }
     assert LiveModel(**inputs).params == params
+    # Mesa 3.5's Reset also passes its own `scenario` object; Surge's scenario must stay
+    assert LiveModel(**inputs, scenario=object()).params == params
 
 
 def _stepped_model(months: int) -> LiveModel:
-    model = LiveModel(scenario="baseline", rng=1, **SMALL)
+    model = LiveModel(scenario_name="baseline", rng=1, **SMALL)
     for _ in range(months):
         model.step()
     return model
@@ -112,14 +114,14 @@ def test_series_figure_shades_the_phases_on_the_whole_runs_axis():
 
 
 def test_series_figure_before_the_first_step_has_empty_panels():
-    model = LiveModel(scenario="baseline", rng=1, **SMALL)
+    model = LiveModel(scenario_name="baseline", rng=1, **SMALL)
     table = model.table()
     fig = series_figure(table, live_phases(table), model.dates)
     assert all(not ax.get_lines() and not ax.patches for ax in fig.axes[:6])
 
 
 def test_status_names_phase_date_and_headline_numbers():
-    fresh = LiveModel(scenario="baseline", rng=1, **SMALL)
+    fresh = LiveModel(scenario_name="baseline", rng=1, **SMALL)
     line, rows = status(fresh.table(), live_phases(fresh.table()), 480)
     assert line.startswith("Not started") and rows == []
     model = _stepped_model(14)
