@@ -574,11 +574,14 @@ def _add_calibrate_command(commands) -> None:
             "Estimate the free parameters by simulated method of moments (SciPy's"
             " differential evolution over the distance to each target's range, several"
             " seeds per candidate, runs in parallel), write the fitted scenario and a"
-            " report of every target against the model's ensemble. Free parameters: "
-            + ", ".join(sorted(FREE_PARAMETERS))
-            + "."
+            " report of every target against the model's ensemble."
         ),
-        epilog=CALIBRATE_EPILOG,
+        epilog=CALIBRATE_EPILOG
+        + "\nfree parameters (search range; what pins each down):\n"
+        + "".join(
+            f"  {name} ({fp.low:g}-{fp.high:g}{', log' if fp.log else ''}): {fp.why}\n"
+            for name, fp in FREE_PARAMETERS.items()
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cal.add_argument(

@@ -17,6 +17,7 @@ where they ran.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -238,7 +239,7 @@ def calibrate(
     init = _latin_hypercube(population, dims, rng)
     init[0] = _to_unit({name: start[name] for name in free}, free)
     result = CalibrationResult(best={}, best_score=math.inf)
-    generation = iter(range(10**9))
+    generation = itertools.count()
 
     def objective(x: np.ndarray) -> np.ndarray:
         """Vectorised objective: ``x`` is (parameters, candidates)."""
