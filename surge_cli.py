@@ -1278,9 +1278,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if result.exit_code != EXIT_OK:
         print(f"report not written; rerun the failed runs with: {PROG} calibrate ... --resume")
         return result.exit_code
-    parameters = load_scenario(scenario).flat()
+    resolved = load_scenario(scenario)
+    parameters = resolved.flat()
     write_atomic(out / "parameters.json", json.dumps(parameters, indent=1, default=str).encode())
-    title = f"{load_scenario(scenario).name}: model against 2018-2024 figures"
+    title = f"{resolved.name}: model against 2018-2024 figures"
     written = write_report(out, out / "batch", parameters, targets, title, fitted)
     report = pd.read_csv(out / "report.csv")
     print(f"inside the range: {int(report['inside'].sum())} of {len(report)} compared targets")

@@ -93,16 +93,9 @@ def growth_per_year(series: pd.Series, first: int, last: int) -> float:
     return float(math.exp(slope))
 
 
-def _year_mean(column: str) -> Callable[[pd.DataFrame, int, Mapping[str, Any]], float]:
+def _year(column: str, how: str = "mean"):
     def compute(table: pd.DataFrame, year: int, _parameters: Mapping[str, Any]) -> float:
-        return float(annual(table, column).get(year, math.nan))
-
-    return compute
-
-
-def _year_max(column: str) -> Callable[[pd.DataFrame, int, Mapping[str, Any]], float]:
-    def compute(table: pd.DataFrame, year: int, _parameters: Mapping[str, Any]) -> float:
-        return float(annual(table, column, "max").get(year, math.nan))
+        return float(annual(table, column, how).get(year, math.nan))
 
     return compute
 
@@ -156,13 +149,13 @@ MEASURES: dict[str, Measure] = {
     "hyperscaler_capex": Measure(
         "mean of capex_usd_bn_per_yr over the calendar year (all four hyperscalers' "
         "capex, AI and non-AI)",
-        _year_mean("capex_usd_bn_per_yr"),
+        _year("capex_usd_bn_per_yr"),
         column="capex_usd_bn_per_yr",
         annual_how="mean",
     ),
     "frontier_training_compute": Measure(
         "largest frontier_training_compute_flop reached in the calendar year",
-        _year_max("frontier_training_compute_flop"),
+        _year("frontier_training_compute_flop", "max"),
         column="frontier_training_compute_flop",
         annual_how="max",
     ),
@@ -188,13 +181,13 @@ MEASURES: dict[str, Measure] = {
     ),
     "gpu_rental_h100": Measure(
         "mean of gpu_rent_usd_per_gpu_hour (rent of one H100-equivalent hour) over the year",
-        _year_mean("gpu_rent_usd_per_gpu_hour"),
+        _year("gpu_rent_usd_per_gpu_hour"),
         column="gpu_rent_usd_per_gpu_hour",
         annual_how="mean",
     ),
     "h100_purchase_price": Measure(
         "mean of h100e_price_usd over the year",
-        _year_mean("h100e_price_usd"),
+        _year("h100e_price_usd"),
         column="h100e_price_usd",
         annual_how="mean",
     ),
@@ -208,14 +201,14 @@ MEASURES: dict[str, Measure] = {
         "mean of lab_revenue_usd_bn_per_yr over the year: all the model's labs, which "
         "stand for the frontier labs; OpenAI earned most of their 2024 revenue, and the "
         "range's top (its end-2024 run-rate) leaves room for the others",
-        _year_mean("lab_revenue_usd_bn_per_yr"),
+        _year("lab_revenue_usd_bn_per_yr"),
         column="lab_revenue_usd_bn_per_yr",
         annual_how="mean",
     ),
     "us_firm_ai_use": Measure(
         "mean of adoption_share over the year (the model's adopters are firms' task "
         "segments using AI in production)",
-        _year_mean("adoption_share"),
+        _year("adoption_share"),
         log_scale=False,
         column="adoption_share",
         annual_how="mean",
@@ -272,8 +265,7 @@ def load_targets(path: str | Path = TARGETS_FILE) -> pd.DataFrame:
         if bad.any():
             line = int(np.flatnonzero(bad)[0]) + 2
             raise TargetsError(
-                f"{path}, line {line}: {column} {targets[column].iloc[line - 2]!r} "
-                "must be a number"
+                f"{path}, line {line}: {column} {targets[column].iloc[line - 2]!r} must be a number"
             )
         targets[column] = numbers
     for row_number, row in enumerate(targets.itertuples(index=False), start=2):
@@ -545,9 +537,7 @@ def write_report(
         text += "\n" + "\n".join(f"- {k} = {v!r}" for k, v in fitted.items()) + "\n"
     text += "\n## Historical checks\n\n" + format_historical(historical)
     fig, _ = calibration_figure(report, runs[runs["date"] < "2036-01-01"], per_run, title)
-    written = [
-        save_figure(fig, out / "calibration.png"),
-    ]
+    written = [save_figure(fig, out / "calibration.png")]
     for name, data in (
         ("report.md", text.encode()),
         ("report.csv", report.to_csv(index=False).encode()),

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis.calibration import FIT_LAST_YEAR, MEASURES, annual
 from analysis.charts import FONT_SIZE_PT
-from analysis.comparison_charts import BAND_ALPHA, FULL_WIDTH_IN, _rc
+from analysis.comparison_charts import BAND_ALPHA, FULL_WIDTH_IN, paper_style
 
 MODEL_COLOUR = "#0072B2"
 DATA_COLOUR = "#D55E00"
@@ -53,7 +53,7 @@ def calibration_figure(
     metrics = list(dict.fromkeys(report["metric"]))
     ncols = 3
     nrows = math.ceil(len(metrics) / ncols)
-    with _rc():
+    with paper_style():
         fig = Figure(figsize=(FULL_WIDTH_IN, 2.0 * nrows + 0.6), layout="constrained")
         axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
         for ax, metric in zip(axes.flat, metrics, strict=False):

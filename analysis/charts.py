@@ -224,25 +224,29 @@ def overview_figure(
         axes[-1].xaxis.set_major_locator(locator)
         axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
-        present = [p for p in PHASES if p in set(pd.Series(labels).astype(object))]
-        fig.legend(
-            handles=[
-                Patch(facecolor=PHASE_COLOURS[p], alpha=0.4, label=PHASE_NAMES[p][0])
-                for p in present
-            ],
-            loc="outside lower center",
-            ncols=max(1, len(present)),
-            frameon=False,
-            fontsize=FONT_SIZE_PT,
-            title="Detected phase",
-            title_fontsize=FONT_SIZE_PT,
-        )
+        phase_legend(fig, labels, "Detected phase", loc="outside lower center")
         if title:
             fig.suptitle(title)
         # Phase names need the final axes width, so lay the figure out once first.
         fig.draw_without_rendering()
         _label_phases_on(axes[0], dates, labels)
     return fig, axes
+
+
+def phase_legend(fig: Figure, labels, title: str, loc: str) -> None:
+    """One legend entry per phase that occurs in ``labels``, in the Perez order."""
+    present = [p for p in PHASES if p in set(pd.Series(labels, dtype=object))]
+    fig.legend(
+        handles=[
+            Patch(facecolor=PHASE_COLOURS[p], alpha=0.4, label=PHASE_NAMES[p][0]) for p in present
+        ],
+        loc=loc,
+        ncols=max(1, len(present)),
+        frameon=False,
+        fontsize=FONT_SIZE_PT,
+        title=title,
+        title_fontsize=FONT_SIZE_PT,
+    )
 
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> Path:

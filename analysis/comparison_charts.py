@@ -44,7 +44,8 @@ def scenario_colours(scenarios: Sequence[str]) -> dict[str, str]:
     return {s: SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)] for i, s in enumerate(scenarios)}
 
 
-def _rc():
+def paper_style():
+    """Font sizes shared by the report charts (a context manager)."""
     return mpl.rc_context({"font.size": FONT_SIZE_PT, "axes.titlesize": FONT_SIZE_PT + 1})
 
 
@@ -101,7 +102,7 @@ def series_figure(
     ncols = 2 if width_in >= FULL_WIDTH_IN else 1
     nrows = int(np.ceil(n / ncols))
     strip = 0.12 * len(scenarios)
-    with _rc():
+    with paper_style():
         fig = Figure(figsize=(width_in, nrows * (1.5 + strip) + 0.6), layout="constrained")
         grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[1.5, strip] * nrows)
         panels = []
@@ -148,7 +149,7 @@ def phase_timeline_figure(
 ) -> tuple[Figure, np.ndarray]:
     """One bar per scenario, its median phases from median start for median length."""
     scenarios = list(dict.fromkeys(timeline["scenario"]))
-    with _rc():
+    with paper_style():
         fig = Figure(figsize=(width_in, 0.45 * len(scenarios) + 1.2), layout="constrained")
         ax = fig.subplots()
         _phase_strip(ax, timeline, scenarios)
@@ -172,7 +173,7 @@ def scatter_figure(per_run: pd.DataFrame, width_in: float = COLUMN_WIDTH_IN):
     """Cumulative productivity gain vs stranded capital, one point per run, plus medians."""
     scenarios = list(dict.fromkeys(per_run["scenario"]))
     colours = scenario_colours(scenarios)
-    with _rc():
+    with paper_style():
         fig = Figure(figsize=(width_in, width_in * 0.8), layout="constrained")
         ax = fig.subplots()
         for scenario in scenarios:
@@ -278,7 +279,7 @@ def network_figure(
     """
     scenarios = list(networks)
     names = {"peak": "frenzy peak", "after": "after the turning point"}
-    with _rc():
+    with paper_style():
         fig = Figure(figsize=(width_in, 2.4 * len(scenarios) + 0.5), layout="constrained")
         axes = fig.subplots(len(scenarios), 2, squeeze=False)
         for i, scenario in enumerate(scenarios):

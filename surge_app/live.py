@@ -21,12 +21,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
-from analysis.charts import FONT_SIZE_PT, LINE, LINE_2, PHASE_NAMES, shade_phases
+from analysis.charts import FONT_SIZE_PT, LINE, LINE_2, PHASE_NAMES, phase_legend, shade_phases
 from analysis.comparison import aggregate_network
 from analysis.comparison_charts import LAYER_STYLE, SERIES, draw_network
-from analysis.phases import PHASE_COLOURS, PHASES, PhaseRules, label_phases, phase_blocks
+from analysis.phases import PhaseRules, label_phases, phase_blocks
 from sim.model import SurgeModel
 from sim.networks import snapshot
 from sim.params import GROUPS, Params
@@ -189,18 +188,7 @@ def series_figure(table: pd.DataFrame, labels: pd.Series, horizon: pd.DatetimeIn
             fontsize=FONT_SIZE_PT - 1,
             frameon=False,
         )
-        present = [p for p in PHASES if p in set(pd.Series(labels, dtype=object))]
-        fig.legend(
-            handles=[
-                Patch(facecolor=PHASE_COLOURS[p], alpha=0.4, label=PHASE_NAMES[p][0])
-                for p in present
-            ],
-            loc="lower center",
-            ncols=max(1, len(present)),
-            frameon=False,
-            title="Detected phase (so far)",
-            title_fontsize=FONT_SIZE_PT,
-        )
+        phase_legend(fig, labels, "Detected phase (so far)", loc="lower center")
     return fig
 
 
