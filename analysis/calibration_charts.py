@@ -14,11 +14,26 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from analysis.calibration import FIT_LAST_YEAR, MEASURES, annual
 from analysis.charts import FONT_SIZE_PT
 from analysis.comparison_charts import BAND_ALPHA, FULL_WIDTH_IN, paper_style
+
+# Units of data/calibration_targets.csv as axis labels.
+UNIT_LABELS = {
+    "usd_bn_per_yr": "USD bn/yr",
+    "flop": "FLOP",
+    "x_per_yr": "x per year",
+    "years": "years",
+    "usd_per_gpu_hour": "USD per GPU-hour",
+    "usd": "USD",
+    "x_2018_to_2023": "x, 2018 to 2023",
+    "share": "share",
+    "per_year": "per year",
+}
 
 MODEL_COLOUR = "#0072B2"
 DATA_COLOUR = "#D55E00"
@@ -63,9 +78,9 @@ def calibration_figure(
                 _level_panel(ax, rows, runs, measure.column, measure.annual_how)
             else:
                 _scalar_panel(ax, rows, per_run[:, rows.index.to_numpy()])
-            ax.set_title(metric.replace("_", " "), fontsize=FONT_SIZE_PT)
+            ax.set_title(_title(metric), fontsize=FONT_SIZE_PT)
             unit = rows["unit"].iloc[0]
-            ax.set_ylabel(unit.replace("_", " "), fontsize=FONT_SIZE_PT - 1)
+            ax.set_ylabel(UNIT_LABELS.get(unit, unit), fontsize=FONT_SIZE_PT - 1)
             inside = int(rows["inside"].sum())
             ax.text(
                 0.02,
@@ -77,9 +92,32 @@ def calibration_figure(
             )
         for ax in list(axes.flat)[len(metrics) :]:
             ax.set_axis_off()
+        fig.legend(
+            handles=[
+                Line2D([], [], color=MODEL_COLOUR, lw=1.5, label="model median over runs"),
+                Patch(color=MODEL_COLOUR, alpha=BAND_ALPHA, label="model 10-90%"),
+                Line2D([], [], ls="", marker="o", color=MODEL_COLOUR, ms=3, label="one run"),
+                Line2D([], [], color=DATA_COLOUR, marker="o", ms=3, label="public figure"),
+                Patch(color=DATA_COLOUR, alpha=BAND_ALPHA, label="its range"),
+                Patch(color=FORECAST_GREY, label="forecast (after 2024)"),
+            ],
+            loc="outside lower center",
+            ncols=3,
+            frameon=False,
+            fontsize=FONT_SIZE_PT - 1,
+        )
         if title:
             fig.suptitle(title)
     return fig, axes
+
+
+ACRONYMS = {"gpu": "GPU", "us": "US", "ai": "AI", "h100": "H100", "usd": "USD", "openai": "OpenAI"}
+
+
+def _title(metric: str) -> str:
+    """'gpu_rental_h100' -> 'GPU rental H100'."""
+    words = [ACRONYMS.get(w, w) for w in metric.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
 def _level_panel(ax, rows: pd.DataFrame, runs: pd.DataFrame, column: str, how: str) -> None:
@@ -123,6 +161,7 @@ def _scalar_panel(ax, rows: pd.DataFrame, values: np.ndarray) -> None:
         jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
         ax.plot(i + jitter, values[:, i], "o", ms=2.5, color=MODEL_COLOUR, alpha=0.8)
         ax.plot([i - 0.25, i + 0.25], [row.model_median] * 2, color=MODEL_COLOUR, lw=1.5)
-    ax.set_xticks(range(len(rows)), [str(y) for y in rows["year"]])
+    fitted = MEASURES[rows["metric"].iloc[0]].fitted
+    ax.set_xticks(range(len(rows)), [str(y) if fitted else "parameter" for y in rows["year"]])
     ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.tick_params(labelsize=FONT_SIZE_PT - 2)
