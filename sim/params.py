@@ -225,6 +225,14 @@ class LabParams:
         0.15, 0.01, 1.0, "-", "share of peak FLOP achieved when serving tokens"
     )
     training_utilisation: float = p(0.4, 0.01, 1.0, "-", "model FLOP utilisation in training")
+    training_flop_gain_per_yr: float = p(
+        0.0,
+        0.0,
+        2.0,
+        "1/yr",
+        "growth of training FLOP per H100e-hour from lower precision and better kernels",
+        sens=(0.0, 0.4),
+    )
     expert_data_budget_share: float = p(
         0.15, 0.0, 1.0, "-", "most of a run's budget a lab spends on expert data"
     )

@@ -27,6 +27,7 @@ from sim.rules.capability import (
     data_mix,
     inference_flop_per_token,
     trained_capability,
+    training_flop_per_hour,
 )
 from sim.rules.finance import (
     cap_weights,
@@ -173,6 +174,12 @@ def test_trained_capability_with_ample_data_is_the_reference_run():
 def test_inference_flop_per_token_worked_example():
     # 1e11 parameters, efficiency 4 -> 2 * 1e11 / 4 = 5e10 FLOP per token
     assert inference_flop_per_token(1e11, 4.0) == pytest.approx(5e10, rel=1e-12)
+
+
+def test_training_flop_per_hour_worked_example():
+    # 989e12 * 3600 * 0.4 = 1.42416e18; two years at 20% a year: * 1.44 = 2.0507904e18
+    assert training_flop_per_hour(0.4, 0.2, 24) == pytest.approx(2.0507904e18, rel=1e-12)
+    assert training_flop_per_hour(0.4, 0.0, 24) == pytest.approx(1.42416e18, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- technology

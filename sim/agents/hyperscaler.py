@@ -39,7 +39,7 @@ class Hyperscaler(mesa.Agent):
         self.committed_gw = 0.0  # power all vintages draw, delivered or on their way
         self._seed_installed_base(capacity_mn, growth)
         self.count_fleet()
-        self.shell_gw = self.committed_power_gw() / hp.target_utilisation
+        self.shell_gw = self.committed_power_gw()
         self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
         self.shell_book = self.shell_gw * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
         self.rent = model.reference_rent()
@@ -238,7 +238,7 @@ class Hyperscaler(mesa.Agent):
         target = planned_capacity(
             self.hours_asked / HOURS_PER_MONTH / 1e6,
             max(growth, -0.5),
-            hp.build_lead_months,
+            hp.build_lead_months + hp.capacity_adjustment_months,
             hp.target_utilisation,
             self.valuation_premium(),
             hp.tobin_q_sensitivity,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import mesa
 
-from sim.rules.capability import compute_optimal_split, inference_flop_per_token, trained_capability
+from sim.rules.capability import (
+    compute_optimal_split,
+    inference_flop_per_token,
+    trained_capability,
+    training_flop_per_hour,
+)
 from sim.rules.finance import smooth_growth
 from sim.rules.markets import token_markup, token_price_usd_per_mtok
-from sim.technology import H100_PEAK_FLOP_PER_S, SECONDS_PER_HOUR
 
 
 class Lab(mesa.Agent):
@@ -160,7 +164,9 @@ class Lab(mesa.Agent):
     def train(self) -> None:
         """Training hours served this month add FLOP to the final run."""
         lp = self.model.params.labs
-        flop_per_hour = H100_PEAK_FLOP_PER_S * SECONDS_PER_HOUR * lp.training_utilisation
+        flop_per_hour = training_flop_per_hour(
+            lp.training_utilisation, lp.training_flop_gain_per_yr, self.model.month
+        )
         self.run_flop += self.training_hours_served * flop_per_hour * lp.final_run_share
         self.run_month += 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from sim.params import CapabilityParams
+from sim.technology import H100_PEAK_FLOP_PER_S, SECONDS_PER_HOUR
 
 
 def chinchilla_loss(n_params: float, n_tokens: float, cp: CapabilityParams) -> float:
@@ -108,3 +109,20 @@ def inference_flop_per_token(n_params: float, inference_efficiency: float) -> fl
     Worked example: 1e11 parameters, efficiency 4 -> 2e11 / 4 = 5e10 FLOP per token.
     """
     return 2.0 * n_params / inference_efficiency
+
+
+def training_flop_per_hour(utilisation: float, gain_per_yr: float, month: int) -> float:
+    """FLOP one H100e-hour adds to a training run.
+
+    Peak BF16 times model FLOP utilisation, rising over time as training moves to lower
+    precision and better kernels: the part of the fall in the cost of a training FLOP
+    that cheaper hardware does not explain (Cottier et al. 2024).
+    989e12 * 3600 * u * (1 + g)^(month / 12). Worked example: u = 0.4, g = 0.2, month 24:
+      989e12 * 3600 = 3.5604e18; * 0.4 = 1.42416e18; * 1.2^2 = 1.44 -> 2.05079e18.
+    """
+    return (
+        H100_PEAK_FLOP_PER_S
+        * SECONDS_PER_HOUR
+        * utilisation
+        * (1.0 + gain_per_yr) ** (month / 12.0)
+    )
