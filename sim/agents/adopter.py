@@ -75,7 +75,7 @@ class AdopterPool:
         self.monthly_tokens = self.tasks_per_month * self.tokens_per_task  # base tokens
         self.budget_per_month = ap.budget_share_of_value * monthly_value
         self.adopted = np.zeros(n, dtype=bool)
-        self.provider = np.full(n, NO_PROVIDER)
+        self.provider = np.full(n, NO_PROVIDER)  # NO_PROVIDER exactly while not adopted
         self.gain_usd_per_month = np.zeros(n)
         self.spend_usd_per_month = np.zeros(n)
         degree = np.asarray(social_adjacency.sum(axis=1)).ravel()
@@ -168,15 +168,16 @@ class AdopterPool:
     def order_tokens(self, price: np.ndarray, usage: np.ndarray) -> None:
         """Each lab's token orders; each adopter's saved labour cost net of its token bill.
 
-        Worked out for every adopter at once with non-adopters masked to zero: adding their
-        zeros leaves each lab's total as summing over adopters alone would."""
-        adopted = self.adopted
-        chosen = np.where(adopted, self.provider, 0)
-        tokens = np.where(adopted, self.monthly_tokens * usage[chosen], 0.0)
-        self.model.set_token_orders(np.bincount(chosen, tokens, price.size))
-        self.spend_usd_per_month = np.where(adopted, self.monthly_tokens * price[chosen], 0.0)
+        Worked out for every adopter at once. A non-adopter's provider is NO_PROVIDER (-1),
+        so one place up it finds the zero put before the labs' figures and orders, and
+        spends, nothing; and in the count by lab its zero falls in a bin of its own. Each
+        lab's total adds its adopters in order, as summing over them alone would."""
+        slot = self.provider + 1
+        tokens = self.monthly_tokens * np.concatenate(([0.0], usage))[slot]
+        self.model.set_token_orders(np.bincount(slot, tokens, price.size + 1)[1:])
+        self.spend_usd_per_month = self.monthly_tokens * np.concatenate(([0.0], price))[slot]
         self.gain_usd_per_month = np.where(
-            adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
+            self.adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
         )
 
     # ---- views for data collection ----------------------------------------------------
