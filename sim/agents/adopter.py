@@ -78,8 +78,7 @@ class AdopterPool:
         self.provider = np.full(n, NO_PROVIDER)  # NO_PROVIDER exactly while not adopted
         self.gain_usd_per_month = np.zeros(n)
         self.spend_usd_per_month = np.zeros(n)
-        degree = np.asarray(social_adjacency.sum(axis=1)).ravel()
-        self.neighbour_mean = sp.diags(1.0 / np.maximum(degree, 1.0)) @ social_adjacency
+        self.neighbours = NeighbourShares(social_adjacency)
         self.lab_of_cell = np.tile(np.arange(len(model.labs)), n)  # lab of each (adopter, lab)
         self.agents = [Adopter(model, self, row) for row in range(n)]
 
@@ -139,7 +138,8 @@ class AdopterPool:
     def drop_or_switch(self, feasible, capability, price) -> None:
         """An adopter whose provider no longer does the job at a return moves or quits (churn)."""
         rows = np.flatnonzero(self.adopted)
-        still_ok = feasible[rows, self.provider[rows]]
+        # feasible is the transpose of a (labs, adopters) array: look each up in that directly
+        still_ok = feasible.T.ravel()[self.provider[rows] * len(feasible) + rows]
         lost = rows[~still_ok]
         if lost.size:
             choice = self._choose(lost, feasible, capability, price)
@@ -156,7 +156,7 @@ class AdopterPool:
         """Ready non-adopters adopt with Bass timing: innovation plus imitation of neighbours."""
         ap = self.model.params.adopters
         ready = ~self.adopted & feasible.any(axis=1)
-        neighbours = self.neighbour_mean @ self.adopted.astype(float)
+        neighbours = self.neighbours.share(self.adopted)
         chance = bass_adoption_probability(
             neighbours, ap.bass_innovation_per_yr, ap.bass_imitation_per_yr
         )
@@ -186,3 +186,47 @@ class AdopterPool:
 
     def productivity_gain_usd_bn_per_yr(self) -> float:
         return float(self.gain_usd_per_month.sum()) * 12.0 / 1e9
+
+
+class NeighbourShares:
+    """The share of each adopter's neighbours that have adopted, kept up to date cheaply.
+
+    Each adopter's count of adopted neighbours changes only as its few neighbours adopt or
+    quit, so the counts are updated from those changes rather than taken afresh over the
+    whole graph each month. A count k of d neighbours maps to the share as the product with
+    the row-normalised adjacency matrix forms it, 1/d added k times in turn, to the last bit.
+    """
+
+    def __init__(self, adjacency: sp.csr_matrix):
+        adjacency = sp.csr_array(adjacency)  # its entries are ones: who talks to whom
+        n = adjacency.shape[0]
+        degree = np.diff(adjacency.indptr)
+        # each adopter's neighbours in a row, padded with n: a spare count no one reads
+        self.padded = np.full((n, max(int(degree.max(initial=0)), 1)), n)
+        self.padded[np.repeat(np.arange(n), degree), _ranks_within(degree)] = adjacency.indices
+        self.counts = np.zeros(n + 1, dtype=np.int64)
+        self.counted = np.zeros(n, dtype=bool)  # the adoption the counts reflect
+        # shares[start[a] + k]: adopter a's share with k neighbours adopted
+        degrees = np.unique(degree)
+        tables = [
+            np.concatenate(([0.0], np.cumsum(np.full(d, 1.0 / max(d, 1.0)))))
+            for d in degrees.tolist()
+        ]
+        offsets = np.cumsum([0] + [table.size for table in tables])
+        self.start = offsets[np.searchsorted(degrees, degree)]
+        self.shares = np.concatenate(tables)
+
+    def share(self, adopted: np.ndarray) -> np.ndarray:
+        """Each adopter's adopted share of neighbours, given who has adopted now."""
+        changed = np.flatnonzero(adopted != self.counted)
+        if changed.size:
+            step = np.where(adopted[changed], 1, -1)
+            np.add.at(self.counts, self.padded[changed], step[:, None])
+            self.counted[changed] = adopted[changed]
+        return self.shares[self.start + self.counts[:-1]]
+
+
+def _ranks_within(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, ..., size - 1 for each size in turn, concatenated."""
+    ends = np.cumsum(sizes)
+    return np.arange(ends[-1] if ends.size else 0) - np.repeat(ends - sizes, sizes)
