@@ -153,14 +153,17 @@ class AdopterPool:
             self.provider[rows] = self._choose(rows, feasible, capability, price)
 
     def adopt(self, feasible, capability, price) -> None:
-        """Ready non-adopters adopt with Bass timing: innovation plus imitation of neighbours."""
+        """Ready non-adopters adopt with Bass timing: innovation plus imitation of neighbours.
+
+        Every adopter draws, as ever, but only the ready ones' chances are worked out: in
+        most months they are a few hundred of the thousands."""
         ap = self.model.params.adopters
-        ready = ~self.adopted & feasible.any(axis=1)
-        neighbours = self.neighbours.share(self.adopted)
+        ready = np.flatnonzero(~self.adopted & feasible.any(axis=1))
+        neighbours = self.neighbours.share(self.adopted, ready)
         chance = bass_adoption_probability(
             neighbours, ap.bass_innovation_per_yr, ap.bass_imitation_per_yr
         )
-        rows = np.flatnonzero(ready & (self.model.rng.random(ready.size) < chance))
+        rows = ready[self.model.rng.random(self.adopted.size)[ready] < chance]
         if rows.size:
             self.provider[rows] = self._choose(rows, feasible, capability, price)
             self.adopted[rows] = True
@@ -216,14 +219,14 @@ class NeighbourShares:
         self.start = offsets[np.searchsorted(degrees, degree)]
         self.shares = np.concatenate(tables)
 
-    def share(self, adopted: np.ndarray) -> np.ndarray:
-        """Each adopter's adopted share of neighbours, given who has adopted now."""
+    def share(self, adopted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The adopted share of neighbours of the adopters in rows, given who has adopted."""
         changed = np.flatnonzero(adopted != self.counted)
         if changed.size:
             step = np.where(adopted[changed], 1, -1)
             np.add.at(self.counts, self.padded[changed], step[:, None])
             self.counted[changed] = adopted[changed]
-        return self.shares[self.start + self.counts[:-1]]
+        return self.shares[self.start[rows] + self.counts[rows]]
 
 
 def _ranks_within(sizes: np.ndarray) -> np.ndarray:
