@@ -99,11 +99,7 @@ class Ledger:
         selects takes one entry. An integer index with an array of amounts takes them one
         after another, in order."""
         total = self._checked_total(amount)
-        if (
-            isinstance(amount, _SCALAR)
-            and isinstance(src_idx, int)
-            and isinstance(dst_idx, int)
-        ):
+        if isinstance(amount, _SCALAR) and isinstance(src_idx, int) and isinstance(dst_idx, int):
             self.cash[src][src_idx] -= amount
             self.cash[dst][dst_idx] += amount
             self.flows[purpose] += amount
