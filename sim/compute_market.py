@@ -31,7 +31,7 @@ class ComputeMarket:
         self.hours_sold = 0.0
         self.hours_bought = 0.0
         self.legacy_hours = 0.0
-        self.quoted_at: tuple | None = None  # (rents, alive) the quotes below were made at
+        self.quoted_at: tuple[list, list] | None = None  # (rents, alive) when last quoted
         self.quotes: list[float] = []
 
     def rents(self) -> np.ndarray:
@@ -43,7 +43,7 @@ class ComputeMarket:
         Every lab asks twice a month, before and after hyperscalers reprice, so the
         quotes for all labs are worked out once for each set of rents."""
         hyps = self.model.hyperscalers
-        state = (tuple(h.rent for h in hyps), tuple(h.alive for h in hyps))
+        state = ([h.rent for h in hyps], [h.alive for h in hyps])
         if state != self.quoted_at:
             self.quoted_at = state
             self.quotes = self.quote(np.array(state[0]), np.array(state[1]))
@@ -122,7 +122,8 @@ class ComputeMarket:
             subsidy = subsidy_share * float(training[lab.index] @ rents) / 1e9
             ledger.receive("subsidies", "labs", lab.index, subsidy)
             model.government.compute_subsidies_usd_bn += subsidy
-            ledger.transfer("labs", lab.index, "hyperscalers", ALL, bills[lab.index], "rent")
+        # every lab pays its bill (a lab with none pays a row of zeros, which changes nothing)
+        ledger.transfer_rows("labs", "hyperscalers", bills, "rent")
         revenue = legacy * rents / 1e9
         ledger.receive("cloud_customers", "hyperscalers", ALL, revenue)
         n_labs = len(model.labs)

@@ -59,6 +59,8 @@ class SurgeModel(mesa.Model):
         self.recent_default_loss_share = 0.0  # 12-month average of defaulted debt / debt
         self.bail_out_failing_firms = False
         self.technology = Technology(p, self.rng)
+        self._hour_costs_level: float | None = None  # see _hour_costs
+        self._hour_costs_figures = (0.0, 0.0)
         self.expert_token_price_usd = p.capability.expert_token_price_usd
         self.fab_capacity_mn = p.hyperscalers.fab_supply_start_h100e_mn_per_month
         self.stranded_capital_usd_bn = 0.0
@@ -285,19 +287,31 @@ class SurgeModel(mesa.Model):
 
     def marginal_cost_per_hour(self, log_hardware: float | None = None) -> float:
         """Energy plus operations for one H100e-hour of this month's hardware."""
-        hp = self.params.hyperscalers
-        energy = self.technology.h100e_power_kw_at(log_hardware) / 1e3 * hp.energy_price_usd_per_mwh
-        return energy + hp.operations_cost_usd_per_h100e_hour
+        return self._hour_costs(log_hardware)[0]
 
     def reference_rent(self, log_hardware: float | None = None) -> float:
         """Rent that recovers the cost of a new unit at target utilisation."""
-        hp, tech = self.params.hyperscalers, self.technology
-        unit_cost = (
-            tech.h100e_price_usd_at(log_hardware)
-            + tech.h100e_power_kw_at(log_hardware) * hp.facility_cost_usd_per_kw
-        )
-        recovery = unit_cost * hp.rent_capital_recovery_per_yr / (HOURS_PER_MONTH * 12.0)
-        return recovery / hp.target_utilisation + self.marginal_cost_per_hour(log_hardware)
+        return self._hour_costs(log_hardware)[1]
+
+    def _hour_costs(self, log_hardware: float | None) -> tuple[float, float]:
+        """The marginal cost and the reference rent of an H100e-hour at a hardware level.
+
+        Firms and the market ask for this month's figures a score of times a month, and
+        they depend on nothing but the level, so those of the last level asked are kept."""
+        tech = self.technology
+        level = tech.log_hardware if log_hardware is None else log_hardware
+        if level != self._hour_costs_level:
+            hp = self.params.hyperscalers
+            energy = tech.h100e_power_kw_at(level) / 1e3 * hp.energy_price_usd_per_mwh
+            marginal = energy + hp.operations_cost_usd_per_h100e_hour
+            unit_cost = (
+                tech.h100e_price_usd_at(level)
+                + tech.h100e_power_kw_at(level) * hp.facility_cost_usd_per_kw
+            )
+            recovery = unit_cost * hp.rent_capital_recovery_per_yr / (HOURS_PER_MONTH * 12.0)
+            self._hour_costs_level = level
+            self._hour_costs_figures = (marginal, recovery / hp.target_utilisation + marginal)
+        return self._hour_costs_figures
 
     def legacy_hours_per_month(self) -> float:
         """Non-AI cloud and internal workloads: a steadily growing budget at normal rents.

@@ -75,11 +75,11 @@ class AdopterPool:
         self.monthly_tokens = self.tasks_per_month * self.tokens_per_task  # base tokens
         self.budget_per_month = ap.budget_share_of_value * monthly_value
         self.adopted = np.zeros(n, dtype=bool)
-        self.provider = np.full(n, NO_PROVIDER)
+        self.provider = np.full(n, NO_PROVIDER)  # NO_PROVIDER exactly while not adopted
         self.gain_usd_per_month = np.zeros(n)
         self.spend_usd_per_month = np.zeros(n)
-        degree = np.asarray(social_adjacency.sum(axis=1)).ravel()
-        self.neighbour_mean = sp.diags(1.0 / np.maximum(degree, 1.0)) @ social_adjacency
+        self.neighbours = NeighbourShares(social_adjacency)
+        self.lab_of_cell = np.tile(np.arange(len(model.labs)), n)  # lab of each (adopter, lab)
         self.agents = [Adopter(model, self, row) for row in range(n)]
 
     def step(self) -> None:
@@ -123,11 +123,12 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        # a row-major (adopters, labs) product, so the sum over adopters adds them in the
-        # same order as always; written through its transpose, which matches feasible.T
+        # A row-major (adopters, labs) product, written through its transpose, which matches
+        # feasible.T. bincount adds each lab's column adopter after adopter, the order the
+        # sums have always had, but in one pass rather than a numpy loop over adopters.
         tokens = np.empty(feasible.shape)
         np.multiply(feasible.T, self.monthly_tokens, out=tokens.T)
-        spend = tokens.sum(axis=0) * price  # USD per month
+        spend = np.bincount(self.lab_of_cell, tokens.ravel(), price.size) * price  # USD/month
         self.model.set_addressable_markets(spend * 12.0 / 1e9)
 
     def _choose(self, rows, feasible, capability, price) -> np.ndarray:
@@ -137,7 +138,8 @@ class AdopterPool:
     def drop_or_switch(self, feasible, capability, price) -> None:
         """An adopter whose provider no longer does the job at a return moves or quits (churn)."""
         rows = np.flatnonzero(self.adopted)
-        still_ok = feasible[rows, self.provider[rows]]
+        # feasible is the transpose of a (labs, adopters) array: look each up in that directly
+        still_ok = feasible.T.ravel()[self.provider[rows] * len(feasible) + rows]
         lost = rows[~still_ok]
         if lost.size:
             choice = self._choose(lost, feasible, capability, price)
@@ -151,14 +153,17 @@ class AdopterPool:
             self.provider[rows] = self._choose(rows, feasible, capability, price)
 
     def adopt(self, feasible, capability, price) -> None:
-        """Ready non-adopters adopt with Bass timing: innovation plus imitation of neighbours."""
+        """Ready non-adopters adopt with Bass timing: innovation plus imitation of neighbours.
+
+        Every adopter draws, as ever, but only the ready ones' chances are worked out: in
+        most months they are a few hundred of the thousands."""
         ap = self.model.params.adopters
-        ready = ~self.adopted & feasible.any(axis=1)
-        neighbours = self.neighbour_mean @ self.adopted.astype(float)
+        ready = np.flatnonzero(~self.adopted & feasible.any(axis=1))
+        neighbours = self.neighbours.share(self.adopted, ready)
         chance = bass_adoption_probability(
             neighbours, ap.bass_innovation_per_yr, ap.bass_imitation_per_yr
         )
-        rows = np.flatnonzero(ready & (self.model.rng.random(ready.size) < chance))
+        rows = ready[self.model.rng.random(self.adopted.size)[ready] < chance]
         if rows.size:
             self.provider[rows] = self._choose(rows, feasible, capability, price)
             self.adopted[rows] = True
@@ -166,15 +171,16 @@ class AdopterPool:
     def order_tokens(self, price: np.ndarray, usage: np.ndarray) -> None:
         """Each lab's token orders; each adopter's saved labour cost net of its token bill.
 
-        Worked out for every adopter at once with non-adopters masked to zero: adding their
-        zeros leaves each lab's total as summing over adopters alone would."""
-        adopted = self.adopted
-        chosen = np.where(adopted, self.provider, 0)
-        tokens = np.where(adopted, self.monthly_tokens * usage[chosen], 0.0)
-        self.model.set_token_orders(np.bincount(chosen, tokens, price.size))
-        self.spend_usd_per_month = np.where(adopted, self.monthly_tokens * price[chosen], 0.0)
+        Worked out for every adopter at once. A non-adopter's provider is NO_PROVIDER (-1),
+        so one place up it finds the zero put before the labs' figures and orders, and
+        spends, nothing; and in the count by lab its zero falls in a bin of its own. Each
+        lab's total adds its adopters in order, as summing over them alone would."""
+        slot = self.provider + 1
+        tokens = self.monthly_tokens * np.concatenate(([0.0], usage))[slot]
+        self.model.set_token_orders(np.bincount(slot, tokens, price.size + 1)[1:])
+        self.spend_usd_per_month = self.monthly_tokens * np.concatenate(([0.0], price))[slot]
         self.gain_usd_per_month = np.where(
-            adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
+            self.adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0
         )
 
     # ---- views for data collection ----------------------------------------------------
@@ -183,3 +189,47 @@ class AdopterPool:
 
     def productivity_gain_usd_bn_per_yr(self) -> float:
         return float(self.gain_usd_per_month.sum()) * 12.0 / 1e9
+
+
+class NeighbourShares:
+    """The share of each adopter's neighbours that have adopted, kept up to date cheaply.
+
+    Each adopter's count of adopted neighbours changes only as its few neighbours adopt or
+    quit, so the counts are updated from those changes rather than taken afresh over the
+    whole graph each month. A count k of d neighbours maps to the share as the product with
+    the row-normalised adjacency matrix forms it, 1/d added k times in turn, to the last bit.
+    """
+
+    def __init__(self, adjacency: sp.csr_matrix):
+        adjacency = sp.csr_array(adjacency)  # its entries are ones: who talks to whom
+        n = adjacency.shape[0]
+        degree = np.diff(adjacency.indptr)
+        # each adopter's neighbours in a row, padded with n: a spare count no one reads
+        self.padded = np.full((n, max(int(degree.max(initial=0)), 1)), n)
+        self.padded[np.repeat(np.arange(n), degree), _ranks_within(degree)] = adjacency.indices
+        self.counts = np.zeros(n + 1, dtype=np.int64)
+        self.counted = np.zeros(n, dtype=bool)  # the adoption the counts reflect
+        # shares[start[a] + k]: adopter a's share with k neighbours adopted
+        degrees = np.unique(degree)
+        tables = [
+            np.concatenate(([0.0], np.cumsum(np.full(d, 1.0 / max(d, 1.0)))))
+            for d in degrees.tolist()
+        ]
+        offsets = np.cumsum([0] + [table.size for table in tables])
+        self.start = offsets[np.searchsorted(degrees, degree)]
+        self.shares = np.concatenate(tables)
+
+    def share(self, adopted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The adopted share of neighbours of the adopters in rows, given who has adopted."""
+        changed = np.flatnonzero(adopted != self.counted)
+        if changed.size:
+            step = np.where(adopted[changed], 1, -1)
+            np.add.at(self.counts, self.padded[changed], step[:, None])
+            self.counted[changed] = adopted[changed]
+        return self.shares[self.start[rows] + self.counts[rows]]
+
+
+def _ranks_within(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, ..., size - 1 for each size in turn, concatenated."""
+    ends = np.cumsum(sizes)
+    return np.arange(ends[-1] if ends.size else 0) - np.repeat(ends - sizes, sizes)

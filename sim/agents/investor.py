@@ -109,7 +109,10 @@ class InvestorPool:
         self.chartist = self.chartist ^ flip
 
     def choose_weights(self) -> np.ndarray:
-        """Each investor's desired share of wealth in each firm, by its current rule."""
+        """Each investor's desired share of wealth in each firm, by its current rule.
+
+        All investors following a rule want the same portfolio under the same cap, so the two
+        portfolios are capped once and each investor is given its rule's row."""
         ip = self.model.params.investors
         market = self.model.capital_market
         total = float(self.liquid_wealth().sum())
@@ -119,8 +122,8 @@ class InvestorPool:
             cap, self.trend, total, self.model.chartist_trend_gain, ip.trend_saturation_per_month
         )
         fund, chart = fund * market.listed, chart * market.listed
-        rows = np.where(self.chartist[:, None], chart[None, :], fund[None, :])
-        return cap_weights(rows, np.full(rows.shape[0], ip.max_equity_share))
+        by_rule = cap_weights(np.stack((fund, chart)), np.full(2, ip.max_equity_share))
+        return by_rule[self.chartist.astype(np.intp)]
 
     def trade(self, weights: np.ndarray) -> None:
         """Clear the market with any new shares firms issue; settle trades in cash."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -35,15 +36,22 @@ def fundamental_value(
     start = max(revenue_usd_bn_per_yr, 1e-9)
     step = (max(target_revenue_usd_bn_per_yr, 1e-9) / start) ** (1.0 / fade_years)
     revenue, pv, earnings = start, 0.0, 0.0
-    for year in range(1, fade_years + 1):
+    for discount in _discount_factors(r, fade_years):
         revenue *= step
         earnings = margin * revenue
-        pv += earnings / (1.0 + r) ** year
+        pv += earnings / discount
     if r <= g:
         raise ValueError(f"discount rate {r} must exceed long-run growth {g}")
     pv += earnings * (1.0 + g) / (r - g) / (1.0 + r) ** fade_years
     floor = floor_share * max(net_assets_usd_bn, 0.0)
     return max(floor, net_cash_usd_bn + pv, 1e-3)
+
+
+@functools.lru_cache(maxsize=16)
+def _discount_factors(rate: float, years: int) -> tuple[float, ...]:
+    """(1 + rate)^year for years 1..years. Every firm is valued several times a month at
+    the same rate, so the powers are taken once."""
+    return tuple((1.0 + rate) ** year for year in range(1, years + 1))
 
 
 def planned_capacity(
