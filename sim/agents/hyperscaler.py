@@ -64,21 +64,26 @@ class Hyperscaler(mesa.Agent):
     def _seed_installed_base(self, capacity_mn: float, growth: float) -> None:
         """Fill past vintages and the order pipeline as steady growth would have left them.
 
-        Additions grew at `growth` a year, so vintage sizes fall geometrically
-        with age; each is booked at today's unit cost and power and depreciated by age, so
-        the opening books hold no hidden impairment."""
+        Additions grew at `growth` a year, so vintage sizes fall geometrically with age.
+        Each vintage has the unit cost and power of the month it was shipped (a build lead
+        before it came online), on the hardware curve extended backwards at today's pace,
+        so older units draw more power per H100e; each is depreciated by age, so the
+        opening books hold no hidden impairment."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
         lead = hp.build_lead_months
         monthly = (1.0 + growth) ** (1.0 / 12.0)
         ages = np.arange(-lead, self.life_months)
         weights = monthly ** (-ages.astype(float))
         weights *= capacity_mn / weights[ages >= 0].sum()
+        step = tech.hardware_step()
         for age, units in zip(ages, weights, strict=True):
             v = self.offset - age
-            cost = units * 1e6 * tech.h100e_price_usd / 1e9
+            shipped = tech.log_hardware - (age + lead) * step
+            kw = tech.h100e_power_kw_at(shipped)
+            cost = units * 1e6 * tech.h100e_price_usd_at(shipped) / 1e9
             self.units[v] = units
-            self.kw_per_unit[v] = tech.h100e_power_kw
-            self.energy_usd_per_hour[v] = self.energy_cost_per_hour(tech.h100e_power_kw)
+            self.kw_per_unit[v] = kw
+            self.energy_usd_per_hour[v] = self.energy_cost_per_hour(kw)
             self.monthly_depreciation[v] = cost / self.life_months
             self.book[v] = cost * min(1.0, 1.0 - age / self.life_months)
         self.demand_growth = float(np.log(monthly))
