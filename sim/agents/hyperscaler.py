@@ -65,10 +65,11 @@ class Hyperscaler(mesa.Agent):
         """Fill past vintages and the order pipeline as steady growth would have left them.
 
         Additions grew at `growth` a year, so vintage sizes fall geometrically with age.
-        Each vintage has the unit cost and power of the month it was shipped (a build lead
+        Each vintage draws the power per H100e of the month it was shipped (a build lead
         before it came online), on the hardware curve extended backwards at today's pace,
-        so older units draw more power per H100e; each is depreciated by age, so the
-        opening books hold no hidden impairment."""
+        so older units draw more. Each is booked at today's unit cost, what an H100e is
+        worth now, depreciated by age: booked at their higher historical cost, old units
+        would fail the first impairment test and strand capital in the first month."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
         lead = hp.build_lead_months
         monthly = (1.0 + growth) ** (1.0 / 12.0)
@@ -80,7 +81,7 @@ class Hyperscaler(mesa.Agent):
             v = self.offset - age
             shipped = tech.log_hardware - (age + lead) * step
             kw = tech.h100e_power_kw_at(shipped)
-            cost = units * 1e6 * tech.h100e_price_usd_at(shipped) / 1e9
+            cost = units * 1e6 * tech.h100e_price_usd / 1e9
             self.units[v] = units
             self.kw_per_unit[v] = kw
             self.energy_usd_per_hour[v] = self.energy_cost_per_hour(kw)
