@@ -76,12 +76,12 @@ class Hyperscaler(mesa.Agent):
         ages = np.arange(-lead, self.life_months)
         weights = monthly ** (-ages.astype(float))
         weights *= capacity_mn / weights[ages >= 0].sum()
-        step = tech.hardware_step()
+        step, price = tech.hardware_step(), tech.h100e_price_usd
         for age, units in zip(ages, weights, strict=True):
             v = self.offset - age
             shipped = tech.log_hardware - (age + lead) * step
             kw = tech.h100e_power_kw_at(shipped)
-            cost = units * 1e6 * tech.h100e_price_usd / 1e9
+            cost = units * 1e6 * price / 1e9
             self.units[v] = units
             self.kw_per_unit[v] = kw
             self.energy_usd_per_hour[v] = self.energy_cost_per_hour(kw)
