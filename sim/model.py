@@ -20,10 +20,18 @@ from sim.compute_market import ComputeMarket
 from sim.ledger import Ledger
 from sim.metrics import MonthlyCollector, month_metrics
 from sim.networks import contract_graph, graph, small_world
+from sim.opening_fleet import OpeningFleet, OrderingRules, warm_up_fleet
 from sim.params import Params, load_scenario
+from sim.rules.capacity import legacy_spend_multiple
 from sim.rules.finance import credit_limit, fundamental_value
 from sim.rules.markets import expert_token_price
 from sim.technology import H100_PEAK_FLOP_PER_S, HOURS_PER_MONTH, SECONDS_PER_HOUR, Technology
+
+# Fleet lifetimes (accelerator life plus build lead) of non-AI demand the opening fleet
+# is built up over (sim/opening_fleet.py): every vintage alive in the first month comes
+# from the warm-up, and the echoes of its starting fleet, which return each lifetime as
+# its vintages are replaced, have died out.
+OPENING_WARM_UP_LIFETIMES = 3
 
 
 class SurgeModel(mesa.Model):
@@ -89,12 +97,10 @@ class SurgeModel(mesa.Model):
             lab = Lab(self, i, i, open_weights, start_flop * scale * self.rng.uniform(0.5, 1.0))
             lab.name = f"{'open' if open_weights else 'closed'}_lab_{i}"
             labs.append(lab)
-        capacity, growth = self.opening_capacity()
+        fleet = self.opening_fleet()
         hyperscalers = []
         for k in range(n_hyp):
-            h = Hyperscaler(
-                self, k, n_labs + k, k % p.hyperscalers.n_regions, capacity / n_hyp, growth
-            )
+            h = Hyperscaler(self, k, n_labs + k, k % p.hyperscalers.n_regions, fleet)
             h.name = f"hyperscaler_{k}"
             hyperscalers.append(h)
         # Mesa keeps every agent in its AgentSets (model.agents_by_type); the model's own loops
@@ -132,18 +138,34 @@ class SurgeModel(mesa.Model):
         """The investors' social network (the model itself uses only its matrix)."""
         return graph(self.investor_adjacency)
 
-    def opening_capacity(self) -> tuple[float, float]:
-        """The fleet (mn H100e) and its growth (1/yr) that serve non-AI demand at target use.
+    def opening_fleet(self) -> OpeningFleet:
+        """Each hyperscaler's share of the fleet and order book that non-AI demand has built
+        up by the first month (sim/opening_fleet.py): the run opens in the steady state of
+        the hyperscalers' own ordering rules, without a shortage, a glut or an empty order
+        book to fill."""
+        hp, tech = self.params.hyperscalers, self.technology
+        step, n_hyp = tech.hardware_step(), hp.n_hyperscalers
+        rules = OrderingRules(
+            lead_months=hp.build_lead_months,
+            adjustment_months=hp.capacity_adjustment_months,
+            life_months=round(hp.accelerator_life_years * 12),
+            target_utilisation=hp.target_utilisation,
+            demand_memory_months=hp.demand_growth_memory_months,
+            max_growth_per_yr=hp.max_extrapolated_growth_per_yr,
+            cancellation_per_month=hp.order_cancellation_per_month,
+        )
 
-        Starting in balance keeps the first years free of an artificial shortage or glut:
-        demand in capacity units grows with the non-AI budget and with the fall in the rent
-        of a new unit as hardware improves."""
-        hp = self.params.hyperscalers
-        hours_now = self.legacy_hours_per_month()
-        year_on = self.technology.log_hardware + 12 * self.technology.hardware_step()
-        rent_later = self.reference_rent(log_hardware=year_on)
-        growth = (1 + hp.legacy_spend_growth_per_yr) * self.reference_rent() / rent_later - 1
-        return hours_now / HOURS_PER_MONTH / 1e6 / hp.target_utilisation, growth
+        def level(month: int) -> float:  # hardware advances at the start of each month
+            return tech.log_hardware + (month + 1) * step
+
+        def hours_at(month: int) -> float:
+            return self.legacy_hours_per_month(month, level(month)) / n_hyp
+
+        def kw_at(month: int) -> float:
+            return tech.h100e_power_kw_at(level(month))
+
+        months = OPENING_WARM_UP_LIFETIMES * (rules.life_months + rules.lead_months)
+        return warm_up_fleet(hours_at, kw_at, rules, months)
 
     def _endow(self) -> None:
         """Opening balances: cash for firms and investors; every firm listed at its fundamental
@@ -153,8 +175,8 @@ class SurgeModel(mesa.Model):
         owners = self.investor_pool.initial_share
         for lab in self.labs:
             self.ledger.cash["labs"][lab.index] = p.labs.lab_cash_start_usd_bn
-        for h in self.hyperscalers:
-            self.ledger.cash["hyperscalers"][h.index] = p.hyperscalers.hyperscaler_cash_start_usd_bn
+        for h in self.hyperscalers:  # the buffer they keep, so no windfall is paid out at once
+            self.ledger.cash["hyperscalers"][h.index] = h.cash_buffer()
         for firm in self.firms:
             market.list_firm(firm.firm, firm.fundamental_value(), owners)
         equity = float(market.market_cap.sum())
@@ -313,15 +335,21 @@ class SurgeModel(mesa.Model):
             self._hour_costs_figures = (marginal, recovery / hp.target_utilisation + marginal)
         return self._hour_costs_figures
 
-    def legacy_hours_per_month(self) -> float:
-        """Non-AI cloud and internal workloads: a steadily growing budget at normal rents.
+    def legacy_hours_per_month(
+        self, month: int | None = None, log_hardware: float | None = None
+    ) -> float:
+        """Non-AI cloud and internal workloads: a budget growing ever more slowly, spent at
+        normal rents (this month's, or those of another month and hardware level).
 
         Cheaper hardware lets the same budget buy more hours, but a glut's low rents do not
         create non-AI demand."""
         hp = self.params.hyperscalers
-        growth = (1.0 + hp.legacy_spend_growth_per_yr) ** (self.month / 12.0)
+        month = self.month if month is None else month
+        growth = legacy_spend_multiple(
+            month / 12.0, hp.legacy_spend_growth_per_yr, hp.legacy_growth_half_life_years
+        )
         spend = hp.legacy_spend_start_usd_bn_per_yr * growth * 1e9 / 12.0
-        return spend / self.reference_rent()
+        return spend / self.reference_rent(log_hardware)
 
     def offers(self) -> tuple[np.ndarray, np.ndarray]:
         """Each lab's capability and the price per token an adopter pays (after subsidy)."""

@@ -246,7 +246,16 @@ class HyperscalerParams:
         100.0, 0.0, 1e5, "USD bn/yr", "non-AI cloud and internal workloads, at normal rents"
     )
     legacy_spend_growth_per_yr: float = p(
-        0.05, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity"
+        0.05, -0.5, 2.0, "1/yr", "growth of non-AI spending on capacity in the first month"
+    )
+    legacy_growth_half_life_years: float = p(
+        20.0,
+        0.5,
+        1e4,
+        "years",
+        "years over which the growth of non-AI spending halves (cloud growth slows as "
+        "workloads finish moving to it); a very large value keeps it constant",
+        sens=(8.0, 40.0),
     )
     build_lead_months: int = p(
         12, 1, 120, "months", "shipment-to-online time (the fab queue comes on top)", sens=(6, 24)
@@ -314,7 +323,6 @@ class HyperscalerParams:
         0.6, 0.0, 1e3, "GW/month", "data-centre power that can be connected per month, per region"
     )
     grid_growth_per_yr: float = p(0.08, 0.0, 5.0, "1/yr", "growth of the grid connection rate")
-    hyperscaler_cash_start_usd_bn: float = p(12.0, 0.0, 1e5, "USD bn", "each one's cash at start")
     dividend_payout_share: float = p(
         0.5, 0.0, 1.0, "-", "share of positive cash flow above the buffer paid out monthly"
     )

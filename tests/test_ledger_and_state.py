@@ -157,21 +157,3 @@ def test_snapshot_exports_compute_and_capital_layers(tmp_path):
     again = nx.read_graphml(path)
     assert again.number_of_nodes() == graph.number_of_nodes()
     assert again.number_of_edges() == graph.number_of_edges()
-
-
-def test_opening_vintages_draw_the_power_of_their_shipping_month():
-    """Each opening vintage was shipped a build lead before it came online, on the hardware
-    curve extended backwards: between the newest installed vintage (age 0) and the oldest
-    (age life - 1), power per unit differs by exp(elasticity * (life - 1) * monthly step).
-    Both are booked at today's unit cost, so nothing is written down in the first month."""
-    model = SurgeModel("baseline", rng=1)
-    tech, firm = model.technology, model.hyperscalers[0]
-    newest, oldest = firm.offset, firm.offset - (firm.life_months - 1)
-    elasticity = model.params.technology.power_efficiency_elasticity
-    expected = np.exp(elasticity * (firm.life_months - 1) * tech.hardware_step())
-    assert firm.kw_per_unit[oldest] / firm.kw_per_unit[newest] == pytest.approx(expected)
-    unit_cost = tech.h100e_price_usd * 1e6 / 1e9  # USD bn per mn units
-    depreciation = firm.monthly_depreciation[[newest, oldest]] / firm.units[[newest, oldest]]
-    assert depreciation == pytest.approx(unit_cost / firm.life_months)
-    model.step()
-    assert model.stranded_capital_usd_bn == 0.0

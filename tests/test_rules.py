@@ -29,6 +29,12 @@ from sim.rules.capability import (
     trained_capability,
     training_flop_per_hour,
 )
+from sim.rules.capacity import (
+    backlog_after_orders,
+    buildings_needed_gw,
+    housed_units,
+    legacy_spend_multiple,
+)
 from sim.rules.finance import (
     cap_weights,
     chartist_weights,
@@ -327,6 +333,40 @@ def test_planned_capacity_worked_example():
     # D = 1.0, g = 0.5/yr, lead 24, u* = 0.8, q / q* = 2, psi = 0.3:
     # 1.0 * 1.5^2 / 0.8 * 2^0.3 = 2.8125 * 1.2311 = 3.4625
     assert planned_capacity(1.0, 0.5, 24, 0.8, 2.0, 0.3) == pytest.approx(3.4625, rel=1e-4)
+
+
+def test_legacy_spend_multiple_worked_example():
+    # ln 1.2 = 0.18232; 10 / ln 2 = 14.427; 1 - 2^-1 = 0.5 -> exp(1.3152) = 3.7254
+    assert legacy_spend_multiple(10.0, 0.2, 10.0) == pytest.approx(3.7254, abs=1e-4)
+    assert legacy_spend_multiple(-2.0, 0.2, 10.0) == pytest.approx(1.2**-2)  # steady before
+    assert legacy_spend_multiple(0.0, 0.2, 10.0) == 1.0
+    # a very long half-life is constant growth; the multiple levels off at exp(0.18232 * 14.427)
+    assert legacy_spend_multiple(10.0, 0.2, 1e6) == pytest.approx(1.2**10, rel=1e-4)
+    assert legacy_spend_multiple(500.0, 0.2, 10.0) == pytest.approx(
+        math.exp(0.18232 * 14.427), rel=1e-4
+    )
+
+
+def test_backlog_after_orders_worked_example():
+    # a gap of 0.3 ordered over 3 months: 0.2 + 0.3 / 3 = 0.3
+    assert backlog_after_orders(0.2, 0.3, 3.0, 0.05) == pytest.approx(0.3)
+    # a surplus of 0.5 cancels 5% of what is on order: 0.2 - 0.05 * min(0.2, 0.5) = 0.19
+    assert backlog_after_orders(0.2, -0.5, 3.0, 0.05) == pytest.approx(0.19)
+    # a surplus smaller than the backlog cancels from the surplus: 0.2 - 0.05 * 0.1 = 0.195
+    assert backlog_after_orders(0.2, -0.1, 3.0, 0.05) == pytest.approx(0.195)
+
+
+def test_buildings_needed_gw_worked_example():
+    # 0.3 mn units x 1.2 kW = 0.36 GW; 0.1 GW free -> 0.26 GW; 0.5 GW free -> none
+    assert buildings_needed_gw(0.3, 1.2, 0.1) == pytest.approx(0.26)
+    assert buildings_needed_gw(0.3, 1.2, 0.5) == 0.0
+
+
+def test_housed_units_worked_example():
+    # 0.24 GW free / 1.2 kW = 0.2 mn of the 0.3 offered; 0.5 GW would house all 0.3
+    assert housed_units(0.3, 0.24, 1.2) == pytest.approx(0.2)
+    assert housed_units(0.3, 0.5, 1.2) == pytest.approx(0.3)
+    assert housed_units(0.3, -0.1, 1.2) == 0.0  # overfull buildings house nothing new
 
 
 def test_credit_limit_worked_example():

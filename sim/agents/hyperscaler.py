@@ -7,6 +7,8 @@ import math
 import mesa
 import numpy as np
 
+from sim.opening_fleet import OpeningFleet
+from sim.rules.capacity import backlog_after_orders, buildings_needed_gw, housed_units
 from sim.rules.finance import planned_capacity, smooth_growth, value_in_use
 from sim.rules.markets import adjust_rent, utilisation_rent
 from sim.technology import HOURS_PER_MONTH
@@ -15,9 +17,7 @@ from sim.technology import HOURS_PER_MONTH
 class Hyperscaler(mesa.Agent):
     """Capacity is held by vintage (arrival month): units, power and book value per vintage."""
 
-    def __init__(
-        self, model, index: int, firm: int, region: int, capacity_mn: float, growth: float
-    ):
+    def __init__(self, model, index: int, firm: int, region: int, fleet: OpeningFleet):
         super().__init__(model)
         hp = model.params.hyperscalers
         self.index, self.firm, self.region = index, firm, region
@@ -31,63 +31,56 @@ class Hyperscaler(mesa.Agent):
         self.energy_usd_per_hour = np.zeros(size)  # energy cost of an hour of a vintage's unit
         self.book = np.zeros(size)  # USD bn book value of each vintage's IT
         self.monthly_depreciation = np.zeros(size)
-        self.demand_growth = 0.0  # smoothed log growth of hours asked, per month
+        self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
         # sums over the vintages, with the month they were taken in (None once stale)
         self.book_month: int | None = None
         self.book_totals = (0.0, 0.0)  # book value of all vintages, of those delivered
         self.power_month: int | None = None
         self.committed_gw = 0.0  # power all vintages draw, delivered or on their way
-        self._seed_installed_base(capacity_mn, growth)
+        self._open_books(fleet)
         self.count_fleet()
-        self.shell_gw = self.committed_power_gw()
-        self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
-        self.shell_book = self.shell_gw * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
         self.rent = model.reference_rent()
-        self.utilisation = hp.target_utilisation
-        self.hours_asked = capacity_mn * 1e6 * HOURS_PER_MONTH * hp.target_utilisation
-        self.hours_sold = self.hours_asked
+        self.hours_asked = fleet.hours_asked
+        self.utilisation = min(1.0, fleet.hours_asked / (fleet.online_mn * 1e6 * HOURS_PER_MONTH))
+        self.hours_sold = min(fleet.hours_asked, fleet.online_mn * 1e6 * HOURS_PER_MONTH)
         self.expected_rent = self.rent
         self.expected_utilisation = self.utilisation
         self.revenue_usd_bn = self.hours_sold * self.rent / 1e9
         self.revenue_ema_usd_bn = self.revenue_usd_bn
         self.revenue_growth = math.log1p(hp.legacy_spend_growth_per_yr) / 12.0
         self.capex_usd_bn = 0.0
-        self.running_costs_usd_bn = 0.0
+        self.running_costs_usd_bn = sum(self.running_costs())  # what the opening month costs
         self.interest_usd_bn = 0.0
         self.depreciation_usd_bn = 0.0
         self.earnings_usd_bn = 0.0
         self.writedowns_usd_bn = 0.0
-        self.backlog_units = 0.0  # mn H100e ordered from the fabs, not yet shipped
         self.order_shell_gw = 0.0
-        self.energy_mwh = 0.0
 
-    def _seed_installed_base(self, capacity_mn: float, growth: float) -> None:
-        """Fill past vintages and the order pipeline as steady growth would have left them.
+    def _open_books(self, fleet: OpeningFleet) -> None:
+        """Take over the fleet, order book and buildings the warm-up left (sim/opening_fleet.py).
 
-        Additions grew at `growth` a year, so vintage sizes fall geometrically with age.
-        Each vintage draws the power per H100e of the month it was shipped (a build lead
-        before it came online), on the hardware curve extended backwards at today's pace,
-        so older units draw more. Each is booked at today's unit cost, what an H100e is
-        worth now, depreciated by age: booked at their higher historical cost, old units
-        would fail the first impairment test and strand capital in the first month."""
+        Each vintage keeps the power per H100e of the month it was shipped, so older units
+        draw more. Each is booked at today's unit cost, what an H100e is worth now,
+        depreciated by age: booked at their higher historical cost, old units would fail
+        the first impairment test and strand capital in the first month. Buildings, in
+        place and under way, are booked at half their cost."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
-        lead = hp.build_lead_months
-        monthly = (1.0 + growth) ** (1.0 / 12.0)
-        ages = np.arange(-lead, self.life_months)
-        weights = monthly ** (-ages.astype(float))
-        weights *= capacity_mn / weights[ages >= 0].sum()
-        step, price = tech.hardware_step(), tech.h100e_price_usd
-        for age, units in zip(ages, weights, strict=True):
-            v = self.offset - age
-            shipped = tech.log_hardware - (age + lead) * step
-            kw = tech.h100e_power_kw_at(shipped)
-            cost = units * 1e6 * price / 1e9
-            self.units[v] = units
-            self.kw_per_unit[v] = kw
-            self.energy_usd_per_hour[v] = self.energy_cost_per_hour(kw)
-            self.monthly_depreciation[v] = cost / self.life_months
-            self.book[v] = cost * min(1.0, 1.0 - age / self.life_months)
-        self.demand_growth = float(np.log(monthly))
+        held = slice(0, fleet.units_mn.size)  # arrival months -life .. lead-1
+        self.units[held] = fleet.units_mn
+        self.kw_per_unit[held] = fleet.kw_per_unit
+        self.energy_usd_per_hour[held] = [self.energy_cost_per_hour(kw) for kw in fleet.kw_per_unit]
+        cost = fleet.units_mn * 1e6 * tech.h100e_price_usd / 1e9
+        age = self.offset - np.arange(fleet.units_mn.size)
+        self.monthly_depreciation[held] = cost / self.life_months
+        self.book[held] = cost * np.minimum(1.0, 1.0 - age / self.life_months)
+        self.backlog_units = fleet.backlog_mn  # mn H100e ordered from the fabs, not yet shipped
+        self.shell_gw = fleet.shells_ready_gw
+        self.shell_pipeline[self.offset : self.offset + fleet.shells_pipeline_gw.size] = (
+            fleet.shells_pipeline_gw
+        )
+        shells = self.shell_gw + float(fleet.shells_pipeline_gw.sum())
+        self.shell_book = shells * hp.facility_cost_usd_per_kw * 1e6 / 1e9 * 0.5
+        self.demand_growth = fleet.demand_growth  # smoothed log growth of hours asked, per month
 
     # ---- the month, before markets -------------------------------------------------
     def plan(self) -> None:
@@ -155,12 +148,7 @@ class Hyperscaler(mesa.Agent):
 
     def pay_running_costs(self) -> None:
         """Energy for the hours sold; staff and maintenance for every unit online."""
-        hp = self.model.params.hyperscalers
-        online = self.online_units_mn
-        kw = self.power_in_use_gw * 1e6 / max(online * 1e6, 1e-12)  # fleet-average kW per unit
-        self.energy_mwh = self.hours_sold * kw / 1e3
-        energy = self.energy_mwh * hp.energy_price_usd_per_mwh / 1e9
-        operations = online * 1e6 * HOURS_PER_MONTH * hp.operations_cost_usd_per_h100e_hour / 1e9
+        energy, operations = self.running_costs()
         self.model.ledger.pay_out("hyperscalers", self.index, "energy", energy)
         self.model.ledger.pay_out("hyperscalers", self.index, "operations", operations)
         self.running_costs_usd_bn = energy + operations
@@ -252,24 +240,16 @@ class Hyperscaler(mesa.Agent):
         lead = hp.build_lead_months
         retiring = self.units[self.now - self.life_months + 1 : self.now - self.life_months + lead]
         have = self.units[: self.now + lead + 1].sum() - retiring.sum() + self.backlog_units
-        gap = target - have
-        if gap > 0:
-            self.backlog_units += gap / hp.capacity_adjustment_months
-        else:
-            self.backlog_units -= min(self.backlog_units, -gap) * hp.order_cancellation_per_month
-        kw = self.model.technology.h100e_power_kw
-        power_needed = self.backlog_units * kw  # mn units * kW = GW
-        free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
-        self.order_shell_gw = (
-            self.affordable_share(
-                max(0.0, power_needed - free)
-                / hp.capacity_adjustment_months
-                * hp.facility_cost_usd_per_kw
-                / 1e3
-            )
-            * max(0.0, power_needed - free)
-            / hp.capacity_adjustment_months
+        self.backlog_units = backlog_after_orders(
+            self.backlog_units,
+            target - have,
+            hp.capacity_adjustment_months,
+            hp.order_cancellation_per_month,
         )
+        free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        needed = buildings_needed_gw(self.backlog_units, self.model.technology.h100e_power_kw, free)
+        cost = needed / hp.capacity_adjustment_months * hp.facility_cost_usd_per_kw / 1e3
+        self.order_shell_gw = self.affordable_share(cost) * needed / hp.capacity_adjustment_months
 
     def affordable_share(self, cost_usd_bn: float) -> float:
         """Share of a purchase that cash, the lenders' limit and a share issue can pay for.
@@ -294,7 +274,7 @@ class Hyperscaler(mesa.Agent):
         free_gw = (
             self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
         )
-        housed = min(units_offered, max(0.0, free_gw) / kw)
+        housed = housed_units(units_offered, free_gw, kw)
         cost = housed * 1e6 * tech.h100e_price_usd / 1e9
         units = housed * self.affordable_share(cost)
         if units <= 0:
@@ -370,6 +350,17 @@ class Hyperscaler(mesa.Agent):
             self.book_totals = (float(self.book.sum()), float(self.book[: self.now + 1].sum()))
             self.book_month = self.model.month
         return self.book_totals
+
+    def running_costs(self) -> tuple[float, float]:
+        """USD bn this month of energy for the hours sold and of operations for every unit
+        online (and the MWh drawn, kept in energy_mwh)."""
+        hp = self.model.params.hyperscalers
+        online = self.online_units_mn
+        kw = self.power_in_use_gw * 1e6 / max(online * 1e6, 1e-12)  # fleet-average kW per unit
+        self.energy_mwh = self.hours_sold * kw / 1e3
+        energy = self.energy_mwh * hp.energy_price_usd_per_mwh / 1e9
+        operations = online * 1e6 * HOURS_PER_MONTH * hp.operations_cost_usd_per_h100e_hour / 1e9
+        return energy, operations
 
     def energy_cost_per_hour(self, kw_per_unit: float) -> float:
         """USD of electricity for one unit drawing kw_per_unit for an hour."""
