@@ -67,10 +67,14 @@ FREE_PARAMETERS: dict[str, FreeParameter] = {
         0.3, 1.0, False, "data-centre electricity growth 2018-2023 against capex growth"
     ),
     "hyperscalers.legacy_spend_start_usd_bn_per_yr": FreeParameter(
-        40.0, 120.0, False, "capex 2018-2020: non-AI cloud and internal workloads"
+        20.0, 120.0, False, "capex 2018-2020: non-AI cloud and internal workloads"
     ),
     "hyperscalers.legacy_spend_growth_per_yr": FreeParameter(
-        0.0, 0.25, False, "capex 2018-2022: growth of cloud before the AI boom"
+        0.0,
+        0.5,
+        False,
+        "capex 2018-2022: growth of cloud before the AI boom (cloud revenue grew 30-50% a "
+        "year in 2018-2022)",
     ),
     "labs.rd_spend_start_usd_bn_per_month": FreeParameter(
         0.00002, 0.02, True, "frontier training compute 2020"
