@@ -1,10 +1,20 @@
-"""How fast is a Surge run? Timed against Mesa's bundled Boltzmann wealth model.
+"""How fast is Surge? Every speed target, with Mesa's Boltzmann wealth model alongside.
 
-    python benchmarks/run_speed.py [--repeats 5] [--months 480]
+    python benchmarks/run_speed.py [--repeats 5] [--batch-repeats 3] [--months 480]
+                                   [--skip-large] [--skip-batch]
 
-Times the baseline scenario (median of --repeats runs, each a fresh SurgeModel with its
-own seed, construction included) and Mesa's Boltzmann wealth model with as many agents,
-stepped as many times (so both do the same number of agent-steps), in the same process.
+Prints one table of the speed targets, each a median of --repeats measurements
+(--batch-repeats for the batches) taken in this one run of the benchmark (these machines
+are noisy: compare figures from one run):
+
+* the baseline scenario (5,000 adopters, 500 investors, data collection on, construction
+  included), each run a fresh SurgeModel with its own seed;
+* Mesa's Boltzmann wealth model with as many agents, stepped as many times, in the same
+  process, and the ratio of agent-steps per second;
+* the baseline with 100,000 adopters and 5,000 investors, each run in a fresh Python
+  process so that its peak resident memory (imports included) is its own;
+* a 64-run batch of the baseline (`surge batch baseline --seeds 64`, files written as
+  usual) with 1 and with 2 worker processes, and the ratio.
 
 Agent-steps are a headcount: agents x steps. Surge's adopters and investors are thin
 mesa.Agent views onto arrays that are updated all at once each month, while every
@@ -16,17 +26,37 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LARGE = {"n_adopters": 100_000, "n_investors": 5_000}
+BATCH_RUNS = 64
+
+# A fresh interpreter builds and runs one large model, then reports its wall time and
+# its own peak resident memory (ru_maxrss is in kB on Linux).
+LARGE_CHILD = """
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[1])
+from sim.model import SurgeModel
+overrides = json.loads(sys.argv[2])
+start = time.perf_counter()
+SurgeModel(rng=int(sys.argv[3]), **overrides).run()
+seconds = time.perf_counter() - start
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+"""
 
 
 def median_seconds(make_and_run: Callable[[int], object], repeats: int) -> float:
@@ -39,15 +69,73 @@ def median_seconds(make_and_run: Callable[[int], object], repeats: int) -> float
     return statistics.median(times)
 
 
+def large_runs(repeats: int, months: int | None) -> tuple[float, float]:
+    """Median seconds and median peak MB of the large model, one fresh process per run."""
+    overrides = dict(LARGE, **({"months": months} if months else {}))
+    seconds, peaks = [], []
+    for seed in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", LARGE_CHILD, str(ROOT), json.dumps(overrides), str(seed)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        figures = json.loads(out.strip().splitlines()[-1])
+        seconds.append(figures["seconds"])
+        peaks.append(figures["peak_mb"])
+    return statistics.median(seconds), statistics.median(peaks)
+
+
+def batch_seconds(repeats: int, months: int | None) -> tuple[float, float]:
+    """Median seconds of the 64-run batch with 1 and with 2 processes, alternating."""
+    from sim.batch import plan_batch, run_batch
+
+    plan = plan_batch(
+        ["baseline"], seeds=BATCH_RUNS, overrides={"months": months} if months else None
+    )
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for jobs in (1, 2):
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                result = run_batch(
+                    plan,
+                    out=Path(folder) / "batch",
+                    executor="serial" if jobs == 1 else "process",
+                    jobs=jobs,
+                    log=lambda message: None,
+                )
+                times[jobs].append(time.perf_counter() - start)
+                if result.exit_code != 0:
+                    raise RuntimeError(f"the {jobs}-process batch had failed runs")
+    return statistics.median(times[1]), statistics.median(times[2])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="runs per model (default 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="measurements per figure (default 5)"
+    )
     parser.add_argument(
         "--months", type=int, default=None, help="months per run (default: the scenario's)"
+    )
+    parser.add_argument(
+        "--skip-large", action="store_true", help="leave out the 100,000-adopter runs"
+    )
+    parser.add_argument("--skip-batch", action="store_true", help="leave out the 64-run batches")
+    parser.add_argument(
+        "--batch-repeats",
+        type=int,
+        default=3,
+        help="timings of each 64-run batch (default 3: one batch is already 64 runs)",
     )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.batch_repeats < 1:
+        parser.error("--batch-repeats must be at least 1")
+    if args.months is not None and args.months < 1:
+        parser.error("--months must be at least 1")
 
     if str(ROOT) not in sys.path:  # runnable from a checkout without installing
         sys.path.insert(0, str(ROOT))
@@ -85,31 +173,53 @@ def main(argv: list[str] | None = None) -> int:
         f"mesa {mesa.__version__}, numpy {np.__version__}"
     )
     print(f"runs:    median of {args.repeats}, seeds 0..{args.repeats - 1}, construction included")
+    print(f"load:    {os.getloadavg()[0]:.2f} (1-minute average at the start)")
     print()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        rows = [
-            ("Surge baseline", agents, months, median_seconds(surge, args.repeats)),
-            (
-                f"Boltzmann wealth {side}x{side}",
-                agents,
-                months,
-                median_seconds(boltzmann, args.repeats),
-            ),
-        ]
+        surge_s = median_seconds(surge, args.repeats)
+        boltzmann_s = median_seconds(boltzmann, args.repeats)
+        large = None if args.skip_large else large_runs(args.repeats, args.months)
+        batch = None if args.skip_batch else batch_seconds(args.batch_repeats, args.months)
 
     header = f"{'model':<26}{'agents':>8}{'steps':>7}{'median s':>10}{'agent-steps/s':>15}"
     print(header)
     print("-" * len(header))
-    rate = {}
-    for name, n, steps, seconds in rows:
-        rate[name] = n * steps / seconds
-        print(f"{name:<26}{n:>8}{steps:>7}{seconds:>10.2f}{rate[name]:>15,.0f}")
-    surge_rate, boltz_rate = rate[rows[0][0]], rate[rows[1][0]]
-    print("-" * len(header))
-    print(f"Surge/Boltzmann agent-steps per second: {surge_rate / boltz_rate:.2f}x")
+    for name, seconds in (
+        ("Surge baseline", surge_s),
+        (f"Boltzmann wealth {side}x{side}", boltzmann_s),
+    ):
+        print(
+            f"{name:<26}{agents:>8}{months:>7}{seconds:>10.2f}{agents * months / seconds:>15,.0f}"
+        )
+    print()
+
+    ratio = boltzmann_s / surge_s  # same agent-steps, so the ratio of rates is that of times
+    rows = [
+        ("baseline run, s", f"{surge_s:.2f}", "< 1", surge_s < 1.0),
+        ("agent-steps/s vs Boltzmann", f"{ratio:.1f}x", ">= 20x", ratio >= 20.0),
+    ]
+    if large is not None:
+        large_label = f"{LARGE['n_adopters']:,} adopters, {LARGE['n_investors']:,} investors"
+        rows += [
+            (f"{large_label}, s", f"{large[0]:.2f}", "< 10", large[0] < 10.0),
+            (f"{large_label}, peak MB", f"{large[1]:,.0f}", "< 2,048", large[1] < 2048.0),
+        ]
+    if batch is not None:
+        speedup = batch[0] / batch[1]
+        rows += [
+            (f"{BATCH_RUNS}-run batch, 1 process, s", f"{batch[0]:.1f}", "", None),
+            (f"{BATCH_RUNS}-run batch, 2 processes, s", f"{batch[1]:.1f}", "", None),
+            ("batch speed-up, 2 vs 1 process", f"{speedup:.2f}x", ">= 1.8x", speedup >= 1.8),
+        ]
+    width = max(len(row[0]) for row in rows) + 2
+    print(f"{'target':<{width}}{'measured':>10}{'goal':>10}  met")
+    print("-" * (width + 25))
+    for label, measured, goal, met in rows:
+        verdict = "" if met is None else ("yes" if met else "NO")
+        print(f"{label:<{width}}{measured:>10}{goal:>10}  {verdict}")
     return 0
 
 
