@@ -8,6 +8,7 @@ code path that creates or destroys money shows up as an imbalance.
 from __future__ import annotations
 
 import math
+import operator
 from collections import defaultdict
 
 import numpy as np
@@ -39,24 +40,19 @@ _SCALAR = (float, int)
 _INTEGER = (int, np.integer)
 
 
-def _post(accounts: np.ndarray, idx, amounts, op: np.ufunc) -> None:
-    """``op.at(accounts, idx, amounts)``, with the result of that, bit for bit, but faster.
+def _post(accounts: np.ndarray, idx, amounts, total: float, op) -> None:
+    """Add (op = operator.iadd) or take (operator.isub) amounts at the accounts idx selects.
 
-    A slice selects each account once, so one vectorised update gives the same sums. An
-    integer index takes the amounts one after another: ``subtract.reduce`` works left to
-    right from the balance, while ``add.reduce`` would pair terms up, so additions
-    accumulate instead."""
-    if isinstance(idx, slice):
-        view = accounts[idx]
-        op(view, amounts, out=view)
-    elif isinstance(idx, _INTEGER):
-        if op is np.subtract:
-            accounts[idx] = np.subtract.reduce(np.ravel(amounts), initial=accounts[idx])
-        else:
-            steps = np.concatenate(([accounts[idx]], np.ravel(amounts)))
-            accounts[idx] = op.accumulate(steps)[-1]
+    One account (an integer index) takes the amounts' total at once; a slice selects each
+    account once, so one vectorised update serves; an index array may name an account
+    twice, so its entries are added one by one."""
+    if isinstance(idx, _INTEGER):
+        accounts[idx] = op(accounts[idx], total)
+    elif isinstance(idx, slice):
+        op(accounts[idx], amounts)  # in place, through the view
     else:
-        op.at(accounts, idx, amounts)
+        amounts = np.asarray(amounts, dtype=float)
+        np.add.at(accounts, idx, amounts if op is operator.iadd else -amounts)
 
 
 class Ledger:
@@ -96,51 +92,31 @@ class Ledger:
         """Move amount from src[src_idx] to dst[dst_idx] (indices and amounts may be arrays).
 
         An index may be a slice (``ALL`` for every account in the group): each account it
-        selects takes one entry. An integer index with an array of amounts takes them one
-        after another, in order."""
+        selects takes one entry. An integer index with an array of amounts takes their
+        total."""
         total = self._checked_total(amount)
-        if isinstance(amount, _SCALAR) and isinstance(src_idx, int) and isinstance(dst_idx, int):
-            self.cash[src][src_idx] -= amount
-            self.cash[dst][dst_idx] += amount
-            self.flows[purpose] += amount
-            return
-        amount = np.asarray(amount, dtype=float)
-        _post(self.cash[src], src_idx, amount, np.subtract)
-        _post(self.cash[dst], dst_idx, amount, np.add)
+        _post(self.cash[src], src_idx, amount, total, operator.isub)
+        _post(self.cash[dst], dst_idx, amount, total, operator.iadd)
         self.flows[purpose] += total
 
     def transfer_rows(self, src: str, dst: str, amounts: np.ndarray, purpose: str) -> None:
-        """Account i of src pays amounts[i, k] to account k of dst, for every i (e.g. each
-        lab's rent to every hyperscaler).
-
-        The same sums as ``transfer(src, i, dst, ALL, amounts[i], purpose)`` for one i after
-        another, with fewer array operations: every payer's row is taken from its balance
-        left to right at once (``subtract.reduce`` along rows), and the rows reach the
-        payees one after another."""
-        self._checked_total(amounts)
-        payers, payees = self.cash[src], self.cash[dst]
-        payers[:] = np.subtract.reduce(np.column_stack((payers, amounts)), axis=1)
-        for row in amounts:
-            np.add(payees, row, out=payees)
-        for total in amounts.sum(axis=1).tolist():  # each row summed as row.sum() sums it
-            self.flows[purpose] += total
+        """Account i of src pays amounts[i, k] to account k of dst, for every i and k (e.g.
+        each lab's rent to every hyperscaler)."""
+        total = self._checked_total(amounts)
+        self.cash[src] -= amounts.sum(axis=1)
+        self.cash[dst] += amounts.sum(axis=0)
+        self.flows[purpose] += total
 
     def receive(self, boundary: str, dst: str, dst_idx, amount) -> None:
         """Money entering the model from a named boundary."""
         total = self._checked_total(amount)
-        if isinstance(dst_idx, int):
-            self.cash[dst][dst_idx] += total
-        else:
-            _post(self.cash[dst], dst_idx, amount, np.add)
+        _post(self.cash[dst], dst_idx, amount, total, operator.iadd)
         self.inflows[self._boundary(boundary)] += total
 
     def pay_out(self, src: str, src_idx, boundary: str, amount) -> None:
         """Money leaving the model to a named boundary."""
         total = self._checked_total(amount)
-        if isinstance(src_idx, int):
-            self.cash[src][src_idx] -= total
-        else:
-            _post(self.cash[src], src_idx, amount, np.subtract)
+        _post(self.cash[src], src_idx, amount, total, operator.isub)
         self.outflows[self._boundary(boundary)] += total
 
     def settle(self, changes: list[tuple[str, object, object]], purpose: str) -> None:
@@ -158,11 +134,8 @@ class Ledger:
         gross = sum(size for _, size in totals)
         if abs(net) > 1e-9 * max(gross, 1.0):
             raise ValueError(f"settlement {purpose} does not net to zero: {net}")
-        for group, idx, delta in changes:
-            if isinstance(delta, float):
-                self.cash[group][idx] += delta
-            else:
-                _post(self.cash[group], idx, delta, np.add)
+        for (group, idx, delta), (change, _) in zip(changes, totals, strict=True):
+            _post(self.cash[group], idx, delta, change, operator.iadd)
         self.flows[purpose] += 0.5 * gross
 
     @staticmethod

@@ -194,6 +194,7 @@ class SurgeModel(mesa.Model):
         self.price_expert_data()
         for hyperscaler in self.hyperscalers:
             hyperscaler.plan()
+        self.compute_market.post_rents()
         self.adopter_pool.step()
         self.compute_market.clear()
         for lab in self.labs:

@@ -79,7 +79,6 @@ class AdopterPool:
         self.gain_usd_per_month = np.zeros(n)
         self.spend_usd_per_month = np.zeros(n)
         self.neighbours = NeighbourShares(social_adjacency)
-        self.lab_of_cell = np.tile(np.arange(len(model.labs)), n)  # lab of each (adopter, lab)
         self.agents = [Adopter(model, self, row) for row in range(n)]
 
     def step(self) -> None:
@@ -123,13 +122,8 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        # A row-major (adopters, labs) product, written through its transpose, which matches
-        # feasible.T. bincount adds each lab's column adopter after adopter, the order the
-        # sums have always had, but in one pass rather than a numpy loop over adopters.
-        tokens = np.empty(feasible.shape)
-        np.multiply(feasible.T, self.monthly_tokens, out=tokens.T)
-        spend = np.bincount(self.lab_of_cell, tokens.ravel(), price.size) * price  # USD/month
-        self.model.set_addressable_markets(spend * 12.0 / 1e9)
+        tokens = feasible.T @ self.monthly_tokens  # (labs, adopters) rows: a product per lab
+        self.model.set_addressable_markets(tokens * price * 12.0 / 1e9)
 
     def _choose(self, rows, feasible, capability, price) -> np.ndarray:
         good_enough = self.model.params.adopters.preference == "good_enough"
@@ -171,13 +165,12 @@ class AdopterPool:
     def order_tokens(self, price: np.ndarray, usage: np.ndarray) -> None:
         """Each lab's token orders; each adopter's saved labour cost net of its token bill.
 
-        Worked out for every adopter at once. A non-adopter's provider is NO_PROVIDER (-1),
-        so one place up it finds the zero put before the labs' figures and orders, and
-        spends, nothing; and in the count by lab its zero falls in a bin of its own. Each
-        lab's total adds its adopters in order, as summing over them alone would."""
+        Worked out for every adopter at once. A non-adopter's provider is NO_PROVIDER (-1):
+        one place up it finds the zero put before the labs' prices, and spends nothing; in
+        the count by lab its base tokens fall in a bin of their own."""
         slot = self.provider + 1
-        tokens = self.monthly_tokens * np.concatenate(([0.0], usage))[slot]
-        self.model.set_token_orders(np.bincount(slot, tokens, price.size + 1)[1:])
+        base_tokens = np.bincount(slot, self.monthly_tokens, price.size + 1)[1:]
+        self.model.set_token_orders(base_tokens * usage)
         self.spend_usd_per_month = self.monthly_tokens * np.concatenate(([0.0], price))[slot]
         self.gain_usd_per_month = np.where(
             self.adopted, self.tasks_per_month * self.value_per_task - self.spend_usd_per_month, 0.0

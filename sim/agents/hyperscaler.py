@@ -24,6 +24,7 @@ class Hyperscaler(mesa.Agent):
         self.accounts = model.ledger.cash["hyperscalers"]  # its group's cash, kept by the ledger
         self.alive = True
         self.life_months = round(hp.accelerator_life_years * 12)
+        self.lead_months = hp.build_lead_months
         self.offset = self.life_months  # vintage index of month 0
         size = self.offset + model.params.run.months + hp.build_lead_months + 2
         self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
@@ -160,7 +161,7 @@ class Hyperscaler(mesa.Agent):
 
     def depreciate(self) -> None:
         hp = self.model.params.hyperscalers
-        live = slice(0, self.now + 1)
+        live = self.vintages(through=self.now)
         dep = np.minimum(self.monthly_depreciation[live], self.book[live])
         self.book[live] -= dep
         self.book_month = None
@@ -177,10 +178,7 @@ class Hyperscaler(mesa.Agent):
         hp = self.model.params.hyperscalers
         self.expected_rent += (self.rent - self.expected_rent) / 12.0
         self.expected_utilisation += (self.utilisation - self.expected_utilisation) / 12.0
-        live = np.flatnonzero(self.book[: self.now + 1] > 0)
-        if live.size == 0:
-            self.writedowns_usd_bn = 0.0
-            return
+        live = self.vintages(through=self.now)
         margin = (
             (
                 self.expected_utilisation * (self.expected_rent - self.energy_usd_per_hour[live])
@@ -190,13 +188,12 @@ class Hyperscaler(mesa.Agent):
             * 1e6
             / 1e9
         )  # USD bn per mn units per month
-        months_left = live + (self.life_months - self.now)
+        months_left = np.arange(live.start, live.stop) + (self.life_months - self.now)
         rate = self.model.params.investors.discount_rate_per_yr / 12.0
         worth = value_in_use(self.units[live], months_left, margin, rate)
-        book = self.book[live]
+        book = self.book[live]  # a view: what is taken off it is taken off the books
         loss = np.maximum(book - worth, 0.0)
         book -= loss
-        self.book[live] = book
         self.book_month = None
         self.monthly_depreciation[live] = book / np.maximum(months_left, 1)
         self.writedowns_usd_bn = float(loss.sum())
@@ -239,14 +236,15 @@ class Hyperscaler(mesa.Agent):
         )
         lead = hp.build_lead_months
         retiring = self.units[self.now - self.life_months + 1 : self.now - self.life_months + lead]
-        have = self.units[: self.now + lead + 1].sum() - retiring.sum() + self.backlog_units
+        fleet = self.units[self.vintages(through=self.now + lead)]
+        have = fleet.sum() - retiring.sum() + self.backlog_units
         self.backlog_units = backlog_after_orders(
             self.backlog_units,
             target - have,
             hp.capacity_adjustment_months,
             hp.order_cancellation_per_month,
         )
-        free = self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
+        free = self.free_power_gw()
         needed = buildings_needed_gw(self.backlog_units, self.model.technology.h100e_power_kw, free)
         cost = needed / hp.capacity_adjustment_months * hp.facility_cost_usd_per_kw / 1e3
         self.order_shell_gw = self.affordable_share(cost) * needed / hp.capacity_adjustment_months
@@ -271,10 +269,7 @@ class Hyperscaler(mesa.Agent):
         after the build lead time. What it cannot take stays on order."""
         hp, tech = self.model.params.hyperscalers, self.model.technology
         kw = tech.h100e_power_kw
-        free_gw = (
-            self.shell_gw + self.shell_pipeline[self.now + 1 :].sum() - self.committed_power_gw()
-        )
-        housed = housed_units(units_offered, free_gw, kw)
+        housed = housed_units(units_offered, self.free_power_gw(), kw)
         cost = housed * 1e6 * tech.h100e_price_usd / 1e9
         units = housed * self.affordable_share(cost)
         if units <= 0:
@@ -334,12 +329,17 @@ class Hyperscaler(mesa.Agent):
     def debt(self) -> float:
         return float(self.model.capital_market.debt[self.firm])
 
+    def vintages(self, through: int) -> slice:
+        """The vintages that may hold units, from the one retiring this month to the one
+        arriving in month index `through`: every older vintage has been retired."""
+        return slice(self.now - self.life_months, through + 1)
+
     def count_fleet(self) -> None:
         """Units online and the power they draw; the fleet online changes only when vintages
         arrive or retire at the start of the month, so the sums are taken once then."""
-        sl = slice(0, self.now + 1)
+        sl = self.vintages(through=self.now)
         self.online_units_mn = float(self.units[sl].sum())
-        self.power_in_use_gw = float((self.units[sl] * self.kw_per_unit[sl]).sum())  # GW
+        self.power_in_use_gw = float(self.units[sl] @ self.kw_per_unit[sl])  # GW
 
     def book_sums(self) -> tuple[float, float]:
         """Book value of every vintage, and of the vintages delivered.
@@ -347,7 +347,9 @@ class Hyperscaler(mesa.Agent):
         Several decisions a month read them, but the books change only when vintages
         retire, depreciate, are written down or arrive, which mark the sums stale."""
         if self.book_month != self.model.month:
-            self.book_totals = (float(self.book.sum()), float(self.book[: self.now + 1].sum()))
+            delivered = float(self.book[self.vintages(through=self.now)].sum())
+            on_order = float(self.book[self.now + 1 : self.now + self.lead_months + 1].sum())
+            self.book_totals = (delivered + on_order, delivered)
             self.book_month = self.model.month
         return self.book_totals
 
@@ -370,9 +372,15 @@ class Hyperscaler(mesa.Agent):
         """Power (GW) all vintages will draw, delivered or on their way; taken again only
         after vintages retire or arrive."""
         if self.power_month != self.model.month:
-            self.committed_gw = float((self.units * self.kw_per_unit).sum())
+            fleet = self.vintages(through=self.now + self.lead_months)
+            self.committed_gw = float(self.units[fleet] @ self.kw_per_unit[fleet])
             self.power_month = self.model.month
         return self.committed_gw
+
+    def free_power_gw(self) -> float:
+        """Power (GW) of the buildings ready or under way that no unit will draw."""
+        pipeline = self.shell_pipeline[self.now + 1 : self.now + self.lead_months + 1]
+        return self.shell_gw + float(pipeline.sum()) - self.committed_power_gw()
 
     def cash_buffer(self) -> float:
         """Cash kept back: months of running costs and of the capex it takes to keep the fleet."""

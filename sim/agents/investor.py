@@ -168,5 +168,5 @@ class InvestorPool:
         return (
             self.model.ledger.cash["investors"]
             + market.holdings @ market.price
-            + market.debt_claims.sum(axis=1)
+            + market.claims_by_investor()
         )

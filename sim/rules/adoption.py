@@ -33,19 +33,23 @@ def feasible_providers(
     """feasible[a, l]: lab l's model does adopter a's task, pays back, and fits its budget.
 
     A task needs capability >= its requirement; its token cost must be below value /
-    required return; the month's bill (tasks * cost) must fit the budget.
+    required return; the month's bill (tasks * cost) must fit the budget. Both cost tests
+    are a ceiling on the price per token the adopter can pay:
+    min(value / return, budget / tasks) / tokens per task.
     Worked example: requirement 60, value 20 USD, 1e5 tokens, budget 500 USD/month, 40
-    tasks; a lab at 65 charging 2 USD/Mtok -> cost 0.20 USD/task, 8 USD/month: feasible.
-    At 150 USD/Mtok the cost is 15 USD/task: 15 * 1.2 = 18 <= 20 pays back, but the bill
-    40 * 15 = 600 USD exceeds the 500 budget: infeasible.
+    tasks, return 1.2: ceiling min(16.67, 12.5) / 1e5 = 125 USD/Mtok. A lab at 65 charging
+    2 USD/Mtok (0.20 USD/task, 8 USD/month) is feasible. At 150 USD/Mtok the cost is
+    15 USD/task: 15 * 1.2 = 18 <= 20 pays back, but the bill 40 * 15 = 600 USD exceeds the
+    500 budget (150 > 125): infeasible.
     """
-    # Computed lab by lab (one long row per lab) and returned transposed: the same values,
+    ceiling = (
+        np.minimum(value_per_task / required_return, budget_per_month / tasks_per_month)
+        / tokens_per_task
+    )
+    # Worked out lab by lab (one long row per lab) and returned transposed: the same values,
     # without numpy looping over thousands of rows of a handful of labs each.
-    cost = price_usd_per_token[:, None] * tokens_per_task[None, :]
     feasible = capability[:, None] >= required_capability[None, :]
-    feasible &= cost * required_return <= value_per_task[None, :]
-    cost *= tasks_per_month[None, :]
-    feasible &= cost <= budget_per_month[None, :]
+    feasible &= price_usd_per_token[:, None] <= ceiling[None, :]
     return feasible.T
 
 
