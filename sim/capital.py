@@ -179,7 +179,8 @@ class CapitalMarket:
 
     def check_stocks(self) -> float:
         """Largest relative gap between claims held and claims outstanding (should be ~0)."""
-        share_gap = np.abs(self.each_investor @ self.holdings - np.where(self.listed, self.shares, 0))
-        debt_gap = np.abs(self.each_investor @ self.debt_claims - self.debt)
+        outstanding = np.where(self.listed, self.shares, 0.0)
+        share_gap = np.abs(self.each_investor @ self.holdings - outstanding).max()
+        debt_gap = np.abs(self.each_investor @ self.debt_claims - self.debt).max()
         scale = max(1.0, float(self.shares.max()), float(self.debt.max()))
-        return float(max(share_gap.max(), debt_gap.max()) / scale)
+        return float(max(share_gap, debt_gap) / scale)

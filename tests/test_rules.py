@@ -36,6 +36,7 @@ from sim.rules.capacity import (
     legacy_spend_multiple,
 )
 from sim.rules.finance import (
+    annuity_factor,
     cap_weights,
     chartist_weights,
     credit_limit,
@@ -386,15 +387,18 @@ def test_credit_limit_clamped_to_lo_hi():
 
 def test_value_in_use_worked_example():
     # annuity = (1 - 1.0075^-24) / 0.0075 = 21.889
-    annuity = value_in_use(np.array([1.0]), np.array([24.0]), 1.0, 0.0075)
+    annuity = annuity_factor(np.array([24.0]), 0.0075)
     assert annuity[0] == pytest.approx(21.889, rel=1e-4)
     # 1,000 units, m = 300 USD/month, 24 months: 1,000 * 300 * 21.889 = 6.567e6 USD
-    worth = value_in_use(np.array([1000.0]), np.array([24.0]), 300.0, 0.0075)
+    worth = value_in_use(np.array([1000.0]), 300.0, annuity)
     assert worth[0] == pytest.approx(6.567e6, rel=1e-3)
+    # at a zero rate the factor is the number of months
+    assert annuity_factor(np.array([24]), 0.0).tolist() == [24.0]
 
 
 def test_value_in_use_zero_for_negative_margin():
-    worth = value_in_use(np.array([1000.0, 5.0]), np.array([24.0, 60.0]), -300.0, 0.0075)
+    annuity = annuity_factor(np.array([24.0, 60.0]), 0.0075)
+    worth = value_in_use(np.array([1000.0, 5.0]), -300.0, annuity)
     np.testing.assert_array_equal(worth, [0.0, 0.0])
 
 
@@ -513,7 +517,7 @@ def test_feasible_providers_worked_example():
         price_usd_per_token=np.array([2.0, 150.0]) / 1e6,
         required_return=1.2,
     )
-    assert feasible.tolist() == [[True, False]]
+    assert feasible.tolist() == [[True], [False]]  # rows are labs, columns adopters
     # with budget for the 600 USD bill the 150 USD/Mtok lab becomes feasible: the budget
     # alone made it infeasible
     feasible_rich = feasible_providers(
@@ -526,12 +530,13 @@ def test_feasible_providers_worked_example():
         np.array([2.0, 150.0]) / 1e6,
         1.2,
     )
-    assert feasible_rich.tolist() == [[True, True]]
+    assert feasible_rich.tolist() == [[True], [True]]
 
 
 def test_choose_provider_worked_example():
-    # feasible [T, T, F], capability [80, 70, 90], price [5, 1, 0.5]
-    feasible = np.array([[True, True, False], [False, False, False]])
+    # feasible [T, T, F], capability [80, 70, 90], price [5, 1, 0.5]; a second adopter with
+    # no feasible lab (rows are labs, columns adopters)
+    feasible = np.array([[True, False], [True, False], [False, False]])
     capability = np.array([80.0, 70.0, 90.0])
     price = np.array([5.0, 1.0, 0.5])
     # winner-takes-all: most capable feasible (lab 2 at 90 is infeasible) -> lab 0
@@ -544,7 +549,7 @@ def test_choose_provider_worked_example():
 
 
 def test_choose_provider_ties_and_per_token_prices():
-    feasible = np.ones((1, 3), bool)
+    feasible = np.ones((3, 1), bool)  # three labs, one adopter
     # winner-takes-all: labs 0 and 1 tie at 80, lab 1 is cheaper -> lab 1
     tied_capability = np.array([80.0, 80.0, 60.0])
     assert choose_provider(feasible, tied_capability, np.array([3.0, 2.0, 1.0]), False)[0] == 1
@@ -555,5 +560,5 @@ def test_choose_provider_ties_and_per_token_prices():
     # large the capability gap, and the most capable however small the price gap
     capability = np.array([40.0, 100.0])
     price = np.array([1.0e-7, 1.5e-7])
-    assert choose_provider(feasible[:, :2], capability, price, True)[0] == 0
-    assert choose_provider(feasible[:, :2], capability, price[::-1], False)[0] == 1
+    assert choose_provider(feasible[:2], capability, price, True)[0] == 0
+    assert choose_provider(feasible[:2], capability, price[::-1], False)[0] == 1

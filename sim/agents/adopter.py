@@ -122,18 +122,17 @@ class AdopterPool:
 
     def report_addressable_market(self, feasible: np.ndarray, price: np.ndarray) -> None:
         """Token spending each lab's model could win: the market analysts size for investors."""
-        tokens = feasible.T @ self.monthly_tokens  # (labs, adopters) rows: a product per lab
+        tokens = feasible @ self.monthly_tokens
         self.model.set_addressable_markets(tokens * price * 12.0 / 1e9)
 
     def _choose(self, rows, feasible, capability, price) -> np.ndarray:
         good_enough = self.model.params.adopters.preference == "good_enough"
-        return choose_provider(feasible[rows], capability, price, good_enough)
+        return choose_provider(feasible[:, rows], capability, price, good_enough)
 
     def drop_or_switch(self, feasible, capability, price) -> None:
         """An adopter whose provider no longer does the job at a return moves or quits (churn)."""
         rows = np.flatnonzero(self.adopted)
-        # feasible is the transpose of a (labs, adopters) array: look each up in that directly
-        still_ok = feasible.T.ravel()[self.provider[rows] * len(feasible) + rows]
+        still_ok = feasible[self.provider[rows], rows]
         lost = rows[~still_ok]
         if lost.size:
             choice = self._choose(lost, feasible, capability, price)
@@ -152,7 +151,7 @@ class AdopterPool:
         Every adopter draws, as ever, but only the ready ones' chances are worked out: in
         most months they are a few hundred of the thousands."""
         ap = self.model.params.adopters
-        ready = np.flatnonzero(~self.adopted & feasible.any(axis=1))
+        ready = np.flatnonzero(~self.adopted & feasible.any(axis=0))
         neighbours = self.neighbours.share(self.adopted, ready)
         chance = bass_adoption_probability(
             neighbours, ap.bass_innovation_per_yr, ap.bass_imitation_per_yr
@@ -216,9 +215,13 @@ class NeighbourShares:
         """The adopted share of neighbours of the adopters in rows, given who has adopted."""
         changed = np.flatnonzero(adopted != self.counted)
         if changed.size:
-            step = np.where(adopted[changed], 1, -1)
-            np.add.at(self.counts, self.padded[changed], step[:, None])
-            self.counted[changed] = adopted[changed]
+            now_adopted = adopted[changed]
+            bins = self.counts.size
+            self.counts += np.bincount(self.padded[changed[now_adopted]].ravel(), minlength=bins)
+            quit_rows = changed[~now_adopted]
+            if quit_rows.size:
+                self.counts -= np.bincount(self.padded[quit_rows].ravel(), minlength=bins)
+            self.counted[changed] = now_adopted
         return self.shares[self.start[rows] + self.counts[rows]]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.opening_fleet import OpeningFleet
 from sim.rules.capacity import backlog_after_orders, buildings_needed_gw, housed_units
-from sim.rules.finance import planned_capacity, smooth_growth, value_in_use
+from sim.rules.finance import annuity_factor, planned_capacity, smooth_growth, value_in_use
 from sim.rules.markets import adjust_rent, utilisation_rent
 from sim.technology import HOURS_PER_MONTH
 
@@ -25,6 +25,11 @@ class Hyperscaler(mesa.Agent):
         self.alive = True
         self.life_months = round(hp.accelerator_life_years * 12)
         self.lead_months = hp.build_lead_months
+        # months of service left to each vintage in self.vintages(through=now), oldest first
+        months_left = np.arange(self.life_months + 1)
+        self.spread_months = np.maximum(months_left, 1)  # what the rest of a book spreads over
+        monthly_rate = model.params.investors.discount_rate_per_yr / 12.0
+        self.annuity = annuity_factor(months_left, monthly_rate)
         self.offset = self.life_months  # vintage index of month 0
         size = self.offset + model.params.run.months + hp.build_lead_months + 2
         self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
@@ -180,22 +185,15 @@ class Hyperscaler(mesa.Agent):
         self.expected_utilisation += (self.utilisation - self.expected_utilisation) / 12.0
         live = self.vintages(through=self.now)
         margin = (
-            (
-                self.expected_utilisation * (self.expected_rent - self.energy_usd_per_hour[live])
-                - hp.operations_cost_usd_per_h100e_hour
-            )
-            * HOURS_PER_MONTH
-            * 1e6
-            / 1e9
-        )  # USD bn per mn units per month
-        months_left = np.arange(live.start, live.stop) + (self.life_months - self.now)
-        rate = self.model.params.investors.discount_rate_per_yr / 12.0
-        worth = value_in_use(self.units[live], months_left, margin, rate)
+            self.expected_utilisation * (self.expected_rent - self.energy_usd_per_hour[live])
+            - hp.operations_cost_usd_per_h100e_hour
+        ) * (HOURS_PER_MONTH * 1e6 / 1e9)  # USD bn per mn units per month
+        worth = value_in_use(self.units[live], margin, self.annuity)
         book = self.book[live]  # a view: what is taken off it is taken off the books
         loss = np.maximum(book - worth, 0.0)
         book -= loss
         self.book_month = None
-        self.monthly_depreciation[live] = book / np.maximum(months_left, 1)
+        self.monthly_depreciation[live] = book / self.spread_months
         self.writedowns_usd_bn = float(loss.sum())
         self.model.stranded_capital_usd_bn += self.writedowns_usd_bn
 
@@ -235,9 +233,9 @@ class Hyperscaler(mesa.Agent):
             hp.tobin_q_sensitivity,
         )
         lead = hp.build_lead_months
-        retiring = self.units[self.now - self.life_months + 1 : self.now - self.life_months + lead]
-        fleet = self.units[self.vintages(through=self.now + lead)]
-        have = fleet.sum() - retiring.sum() + self.backlog_units
+        # units delivered or on order, less those retiring before today's orders arrive
+        staying = self.units[self.now - self.life_months + lead : self.now + lead + 1]
+        have = float(staying.sum()) + self.backlog_units
         self.backlog_units = backlog_after_orders(
             self.backlog_units,
             target - have,

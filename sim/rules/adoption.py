@@ -30,7 +30,7 @@ def feasible_providers(
     price_usd_per_token: np.ndarray,
     required_return: float,
 ) -> np.ndarray:
-    """feasible[a, l]: lab l's model does adopter a's task, pays back, and fits its budget.
+    """feasible[l, a]: lab l's model does adopter a's task, pays back, and fits its budget.
 
     A task needs capability >= its requirement; its token cost must be below value /
     required return; the month's bill (tasks * cost) must fit the budget. Both cost tests
@@ -46,11 +46,10 @@ def feasible_providers(
         np.minimum(value_per_task / required_return, budget_per_month / tasks_per_month)
         / tokens_per_task
     )
-    # Worked out lab by lab (one long row per lab) and returned transposed: the same values,
-    # without numpy looping over thousands of rows of a handful of labs each.
+    # one long row per lab: numpy works along thousands of adopters, not a handful of labs
     feasible = capability[:, None] >= required_capability[None, :]
     feasible &= price_usd_per_token[:, None] <= ceiling[None, :]
-    return feasible.T
+    return feasible
 
 
 def choose_provider(
@@ -58,6 +57,7 @@ def choose_provider(
 ) -> np.ndarray:
     """Index of each adopter's chosen lab, or NO_PROVIDER if none is feasible.
 
+    feasible[l, a] says whether lab l can serve adopter a.
     Winner-takes-all: the most capable feasible model (ties to the cheaper).
     Good-enough: the cheapest feasible model (ties to the more capable).
     Worked example: feasible [T, T, F], capability [80, 70, 90], price [5, 1, 0.5]:
@@ -65,7 +65,8 @@ def choose_provider(
     """
     # Labs in order of preference (np.lexsort sorts by its last key first).
     keys = (-capability, price) if good_enough else (price, -capability)
-    order = np.lexsort(keys)
-    ranked = feasible[:, order]
-    choice = order[np.argmax(ranked, axis=1)]
-    return np.where(ranked.any(axis=1), choice, NO_PROVIDER)
+    choice = np.full(feasible.shape[1], NO_PROVIDER)
+    # from the least preferred lab to the most, each feasible lab takes the adopter over
+    for lab in np.lexsort(keys)[::-1].tolist():
+        choice[feasible[lab]] = lab
+    return choice

@@ -94,20 +94,27 @@ def credit_limit(
     return float(min(hi, max(lo, raw)))
 
 
+def annuity_factor(months: np.ndarray, rate: float) -> np.ndarray:
+    """Present value of 1 a month for each number of months n, at monthly rate r.
+
+    (1 - (1 + r)^-n) / r, or n at r = 0.
+    Worked example: 24 months at r = 0.0075: (1 - 1.0075^-24) / 0.0075 = 21.889.
+    """
+    if rate == 0.0:
+        return months.astype(float)
+    return (1.0 - (1.0 + rate) ** (-months)) / rate
+
+
 def value_in_use(
-    units: np.ndarray, months_left: np.ndarray, margin_usd_per_unit_month: np.ndarray, rate: float
+    units: np.ndarray, margin_usd_per_unit_month: np.ndarray, annuity: np.ndarray
 ) -> np.ndarray:
     """What each vintage of capacity will earn over its remaining life (IAS 36 'value in use').
 
-    Present value of a level monthly margin for n months at monthly rate r:
-      units * m * (1 - (1 + r)^-n) / r, zero where the margin is negative.
-    Worked example: 1,000 units, m = 300 USD/month, 24 months, r = 0.0075:
-      annuity = (1 - 1.0075^-24) / 0.0075 = 21.889 -> 1,000 * 300 * 21.889 = 6.567e6 USD.
+    Present value of a level monthly margin over the months left: units * m * annuity
+    factor of those months (annuity_factor), zero where the margin is negative.
+    Worked example: 1,000 units, m = 300 USD/month, 24 months at r = 0.0075 (annuity
+    21.889): 1,000 * 300 * 21.889 = 6.567e6 USD.
     """
-    if rate == 0.0:
-        annuity = months_left.astype(float)
-    else:
-        annuity = (1.0 - (1.0 + rate) ** (-months_left)) / rate
     return units * np.maximum(margin_usd_per_unit_month, 0.0) * annuity
 
 
