@@ -72,16 +72,14 @@ class CapitalMarket:
         """USD bn each investor is owed by all firms."""
         return self.debt_claims @ self.each_firm
 
-    def lenders_weights(self) -> np.ndarray:
-        cash = np.maximum(self.ledger.cash["investors"], 0.0)
-        return cash / cash.sum()
-
     def borrow(self, firm: int, usd_bn: float) -> None:
         """Investors lend pro rata to their cash (a bond issue placed with the market)."""
         if usd_bn <= 0:
             return
-        usd_bn = min(usd_bn, 0.5 * float(self.ledger.cash["investors"].sum()))
-        lent = usd_bn * self.lenders_weights()
+        cash = self.ledger.cash["investors"]
+        usd_bn = min(usd_bn, 0.5 * float(cash.sum()))
+        lenders = np.maximum(cash, 0.0)
+        lent = lenders * (usd_bn / lenders.sum())
         group, idx = self.firm_groups[firm]
         self.ledger.transfer("investors", ALL, group, idx, lent, "loans")
         self.debt_claims[:, firm] += lent
@@ -91,9 +89,8 @@ class CapitalMarket:
         usd_bn = min(usd_bn, self.debt[firm])
         if usd_bn <= 0:
             return
-        share = self.debt_claims[:, firm] / self.debt[firm]
         group, idx = self.firm_groups[firm]
-        repaid = usd_bn * share
+        repaid = self.debt_claims[:, firm] * (usd_bn / self.debt[firm])
         self.ledger.transfer(group, idx, "investors", ALL, repaid, "repayments")
         self.debt_claims[:, firm] -= repaid
         self.debt[firm] -= usd_bn
@@ -102,19 +99,20 @@ class CapitalMarket:
         """Interest to debt holders pro rata; returns what was paid."""
         if self.debt[firm] <= 0:
             return 0.0
-        paid = self.debt[firm] * rate_per_month
         group, idx = self.firm_groups[firm]
-        amounts = paid * self.debt_claims[:, firm] / self.debt[firm]
+        amounts = self.debt_claims[:, firm] * rate_per_month
         self.ledger.transfer(group, idx, "investors", ALL, amounts, "interest")
-        return paid
+        return float(self.debt[firm] * rate_per_month)
 
     def pay_dividend(self, firm: int, usd_bn: float) -> None:
         if usd_bn <= 0:
             return
         group, idx = self.firm_groups[firm]
-        amounts = usd_bn * self.holdings[:, firm] / self.shares[firm]
-        self.ledger.transfer(group, idx, "investors", ALL, amounts, "dividends")
-        self.dividends_per_share[firm] += usd_bn / self.shares[firm]
+        per_share = usd_bn / self.shares[firm]
+        self.ledger.transfer(
+            group, idx, "investors", ALL, self.holdings[:, firm] * per_share, "dividends"
+        )
+        self.dividends_per_share[firm] += per_share
 
     def default(self, firm: int, month: int, recovery_rate: float, assets_usd_bn: float) -> float:
         """A firm that cannot pay is liquidated; returns the book value it loses.

@@ -104,9 +104,11 @@ class ComputeMarket:
             lab.inference_hours_served = inference_hours
             lab.training_hours_served = training_hours
             lab.compute_bill_usd_bn = bill
-        subsidies = model.params.government.compute_subsidy_share * (training @ rents) / 1e9
-        ledger.receive("subsidies", "labs", ALL, subsidies)
-        model.government.compute_subsidies_usd_bn += float(subsidies.sum())
+        subsidy_share = model.params.government.compute_subsidy_share
+        if subsidy_share > 0:
+            subsidies = subsidy_share * (training @ rents) / 1e9
+            ledger.receive("subsidies", "labs", ALL, subsidies)
+            model.government.compute_subsidies_usd_bn += float(subsidies.sum())
         ledger.transfer_rows("labs", "hyperscalers", bills, "rent")
         legacy_revenue = legacy * rents / 1e9
         ledger.receive("cloud_customers", "hyperscalers", ALL, legacy_revenue)

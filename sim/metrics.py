@@ -151,7 +151,10 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         "lab_market_value_usd_bn": float(caps[:n_labs].sum()),
         "hyperscaler_market_value_usd_bn": float(caps[n_labs:].sum()),
         "chartist_share": _share(model.investor_pool.chartist),
-        "investor_wealth_usd_bn": float(model.investor_pool.wealth().sum()),
+        # investors hold every listed share and every debt claim (claims_relative_gap checks)
+        "investor_wealth_usd_bn": float(model.ledger.cash["investors"].sum())
+        + market_value
+        + float(market.debt.sum()),
         "capex_usd_bn_per_yr": 12.0 * sum(h.capex_usd_bn for h in hyps),
         "capacity_h100e_mn": capacity,
         "power_gw": sum(h.power_in_use_gw for h in hyps),
@@ -159,9 +162,7 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
         "utilization_share": hours_sold / max(capacity * 1e6 * 730.0, 1e-9),
         "gpu_rent_usd_per_gpu_hour": _weighted_mean(
             [h.rent for h in hyps], [h.hours_sold + 1.0 for h in hyps]
-        )
-        if hyps
-        else 0.0,
+        ),
         "h100e_price_usd": tech.h100e_price_usd,
         "writedowns_usd_bn_per_yr": 12.0 * sum(h.writedowns_usd_bn for h in hyps),
         "stranded_capital_usd_bn": model.stranded_capital_usd_bn,
@@ -204,10 +205,9 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
 
 
 def _weighted_mean(values: list[float], weights: list[float]) -> float:
-    """np.average(values, weights=weights) for positive weights: its arithmetic, without
-    the argument checks that cost more than the sums on a handful of firms."""
-    w = np.array(weights)
-    return float((np.array(values) * w).sum() / w.sum())
+    """np.average(values, weights=weights) for a handful of positive weights (0 for none)."""
+    total = sum(weights)
+    return sum(v * w for v, w in zip(values, weights, strict=True)) / total if total else 0.0
 
 
 def _share(flags: np.ndarray) -> float:

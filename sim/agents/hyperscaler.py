@@ -31,6 +31,7 @@ class Hyperscaler(mesa.Agent):
         monthly_rate = model.params.investors.discount_rate_per_yr / 12.0
         self.annuity = annuity_factor(months_left, monthly_rate)
         self.offset = self.life_months  # vintage index of month 0
+        self.now = self.offset  # vintage index of this month, moved on as each month starts
         size = self.offset + model.params.run.months + hp.build_lead_months + 2
         self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
         self.kw_per_unit = np.zeros(size)
@@ -92,6 +93,7 @@ class Hyperscaler(mesa.Agent):
     def plan(self) -> None:
         if not self.alive:
             return
+        self.now = self.offset + self.model.month
         self.receive_buildings()
         self.retire_worn_out_units()
         self.count_fleet()
@@ -121,10 +123,6 @@ class Hyperscaler(mesa.Agent):
         self.raise_funds()
 
     # ---- sub-actions -----------------------------------------------------------------
-    @property
-    def now(self) -> int:
-        return self.offset + self.model.month
-
     def receive_buildings(self) -> None:
         self.shell_gw += self.shell_pipeline[self.now]
 

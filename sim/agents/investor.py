@@ -50,6 +50,7 @@ class InvestorPool:
         self.performance = np.zeros(2)  # EWMA of monthly fitness: [fundamentalist, chartist]
         self.last_value = np.ones(n_firms)  # price plus dividends last month, per share
         self.fundamental_cap = np.ones(n_firms)
+        self.equity_caps = np.full(2, ip.max_equity_share)  # of each rule's portfolio
         self.agents = [Investor(model, self, row) for row in range(n)]
 
     def step(self) -> None:
@@ -121,22 +122,20 @@ class InvestorPool:
         chart = chartist_weights(
             cap, self.trend, total, self.model.chartist_trend_gain, ip.trend_saturation_per_month
         )
-        fund, chart = fund * market.listed, chart * market.listed
-        by_rule = cap_weights(np.stack((fund, chart)), np.full(2, ip.max_equity_share))
-        return by_rule[self.chartist.astype(np.intp)]
+        by_rule = cap_weights(np.stack((fund, chart)) * market.listed, self.equity_caps)
+        return by_rule.take(self.chartist.astype(np.intp), axis=0)
 
     def trade(self, weights: np.ndarray) -> None:
         """Clear the market with any new shares firms issue; settle trades in cash."""
         market, ledger = self.model.capital_market, self.model.ledger
         listed = np.flatnonzero(market.listed)
         cash = ledger.cash["investors"]
-        held, weights = market.holdings[:, listed], weights[:, listed]
+        held, weights = market.holdings.take(listed, axis=1), weights.take(listed, axis=1)
         supply = market.shares[listed] + market.pending_issue[listed]
         old_price = market.price.copy()
-        prices = clear_equity_market(weights, cash, held, supply)
-        prices = np.maximum(prices, 1e-12)
+        prices = np.maximum(clear_equity_market(weights, cash, held, supply), 1e-12)
         wealth = cash + held @ prices
-        new_holdings = weights * wealth[:, None] / prices[None, :]
+        new_holdings = weights * (wealth[:, None] / prices)
         bought = (new_holdings - held) @ prices
         proceeds = (market.pending_issue[listed] * prices).tolist()
         changes = [("investors", ALL, -bought)]

@@ -157,7 +157,8 @@ class Lab(mesa.Agent):
         subsidy = self.model.params.government.adoption_subsidy_share * bill
         ledger = self.model.ledger
         ledger.receive("adopter_spending", "labs", self.index, bill - subsidy)
-        ledger.receive("subsidies", "labs", self.index, subsidy)
+        if subsidy > 0:
+            ledger.receive("subsidies", "labs", self.index, subsidy)
         self.revenue_usd_bn = bill
         self.model.government.adoption_subsidies_usd_bn += subsidy
 
