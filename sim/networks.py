@@ -9,6 +9,7 @@ are assembled from the live state on demand (`snapshot`), ready to draw or expor
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def _watts_strogatz(n: int, k: int, p: float, draws: random.Random) -> list[set[
             neighbours[u].add(v)
             neighbours[v].add(u)
     nodes = list(range(n))
+    uniform, choice = draws.random, draws.choice
     for j in range(1, k // 2 + 1):  # outer loop over distance, inner over nodes in order
         for u in range(n):
-            if draws.random() < p:
-                w = draws.choice(nodes)
+            if uniform() < p:
+                w = choice(nodes)
                 while w == u or w in neighbours[u]:  # no self-loops or double edges
-                    w = draws.choice(nodes)
+                    w = choice(nodes)
                     if len(neighbours[u]) >= n - 1:
                         break  # skip this rewiring
                 else:
@@ -78,11 +80,10 @@ def _adjacency_of(neighbours: list[set[int]]) -> sp.csr_array:
     n = len(neighbours)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(s) for s in neighbours], out=indptr[1:])
-    indices = np.fromiter(
-        (v for s in neighbours for v in sorted(s)), dtype=np.int64, count=int(indptr[-1])
-    )
-    data = np.ones(indices.size, dtype=np.int64)
-    return sp.csr_array((data, indices, indptr), shape=(n, n))
+    indices = np.fromiter(itertools.chain.from_iterable(neighbours), np.int64, int(indptr[-1]))
+    matrix = sp.csr_array((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(n, n))
+    matrix.sort_indices()
+    return matrix
 
 
 def graph(matrix: sp.csr_array) -> nx.Graph:

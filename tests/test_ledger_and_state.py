@@ -8,7 +8,7 @@ import pytest
 
 from sim.ledger import Ledger
 from sim.model import SurgeModel
-from sim.networks import export_graphml, snapshot
+from sim.networks import adjacency, export_graphml, small_world, snapshot
 
 SMALL = {"n_adopters": 300, "n_investors": 60}
 
@@ -137,6 +137,15 @@ def test_social_graphs_are_connected_small_worlds():
     mean_degree = 2 * graph.number_of_edges() / graph.number_of_nodes()
     assert mean_degree == pytest.approx(model.params.adopters.social_degree)
     assert nx.is_connected(model.investor_graph)
+
+
+@pytest.mark.parametrize(("n", "degree", "rewiring"), [(2000, 8, 0.1), (300, 6, 0.5), (40, 4, 1.0)])
+def test_small_world_is_the_graph_networkx_draws_from_the_same_seed(n, degree, rewiring):
+    matrix = small_world(n, degree, rewiring, np.random.default_rng(n))
+    seed = int(np.random.default_rng(n).integers(0, 2**31 - 1))  # the child seed it draws
+    expected = adjacency(nx.connected_watts_strogatz_graph(n, degree, rewiring, seed=seed))
+    assert (matrix != expected).nnz == 0
+    assert matrix.has_sorted_indices
 
 
 def test_snapshot_exports_compute_and_capital_layers(tmp_path):
