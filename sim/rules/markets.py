@@ -75,14 +75,14 @@ def allocate_with_spillover(requests: np.ndarray, capacity: np.ndarray) -> np.nd
     -> served [[3, 3], [1, 3]], seller loads [4, 6].
     """
     asked = requests.sum(axis=0)
-    ratio = np.divide(capacity, asked, out=np.ones(capacity.shape), where=asked > capacity)
-    served = requests * np.minimum(ratio, 1.0)[None, :]
-    unserved = requests.sum(axis=1) - served.sum(axis=1)
-    spare = np.maximum(capacity - served.sum(axis=0), 0.0)
-    total_spare = spare.sum()
-    if total_spare > 0 and unserved.sum() > 0:
-        fill = min(1.0, total_spare / unserved.sum())
-        served = served + np.outer(unserved * fill, spare / total_spare)
+    cut = np.divide(capacity, asked, out=np.ones(capacity.shape), where=asked > capacity)
+    served = requests * cut
+    unserved = requests @ (1.0 - cut)  # what each buyer was refused
+    spare = np.maximum(capacity - asked * cut, 0.0)
+    total_spare, total_unserved = float(spare.sum()), float(unserved.sum())
+    if total_spare > 0 and total_unserved > 0:
+        fill = min(1.0, total_spare / total_unserved)
+        served += np.outer(unserved * fill, spare / total_spare)
     return served
 
 
