@@ -54,6 +54,17 @@ def _check_month(model: SurgeModel) -> None:
     for h in model.hyperscalers:
         assert (h.units >= -1e-12).all() and (h.book >= -1e-12).all()
         assert h.backlog_units >= -1e-12 and h.shell_gw >= -1e-12
+        # the running totals over the vintages agree with the vintages themselves
+        online, everything = h.vintages(through=h.now), slice(0, None)
+        recounted = {
+            "online_units_mn": h.units[online].sum(),
+            "power_in_use_gw": h.units[online] @ h.kw_per_unit[online],
+            "committed_gw": h.units[everything] @ h.kw_per_unit[everything],
+            "online_book_usd_bn": h.book[online].sum(),
+            "book_usd_bn": h.book[everything].sum(),
+        }
+        for name, total in recounted.items():
+            assert getattr(h, name) == pytest.approx(total, rel=1e-9, abs=1e-9), name
 
 
 @pytest.mark.parametrize(("scenario", "seed", "overrides"), CASES)

@@ -39,13 +39,16 @@ class Hyperscaler(mesa.Agent):
         self.book = np.zeros(size)  # USD bn book value of each vintage's IT
         self.monthly_depreciation = np.zeros(size)
         self.shell_pipeline = np.zeros(size)  # GW of buildings arriving per month
-        # sums over the vintages, with the month they were taken in (None once stale)
-        self.book_month: int | None = None
-        self.book_totals = (0.0, 0.0)  # book value of all vintages, of those delivered
-        self.power_month: int | None = None
-        self.committed_gw = 0.0  # power all vintages draw, delivered or on their way
         self._open_books(fleet)
+        # Totals over the vintages' power and books, taken once and then kept up to date as
+        # units arrive, retire, depreciate, are written down or are bought: decisions read
+        # them a score of times a month.
         self.count_fleet()
+        online = self.vintages(through=self.now)
+        everything = self.vintages(through=self.now + self.lead_months)
+        self.committed_gw = float(self.units[everything] @ self.kw_per_unit[everything])
+        self.online_book_usd_bn = float(self.book[online].sum())  # IT online
+        self.book_usd_bn = float(self.book[everything].sum())  # IT online and on order
         self.rent = model.reference_rent()
         self.hours_asked = fleet.hours_asked
         self.utilisation = min(1.0, fleet.hours_asked / (fleet.online_mn * 1e6 * HOURS_PER_MONTH))
@@ -93,7 +96,7 @@ class Hyperscaler(mesa.Agent):
     def plan(self) -> None:
         if not self.alive:
             return
-        self.now = self.offset + self.model.month
+        self.bring_new_vintage_online()
         self.receive_buildings()
         self.retire_worn_out_units()
         self.count_fleet()
@@ -123,17 +126,26 @@ class Hyperscaler(mesa.Agent):
         self.raise_funds()
 
     # ---- sub-actions -----------------------------------------------------------------
+    def bring_new_vintage_online(self) -> None:
+        """The month index moves on, and the units that arrive this month come online (the
+        opening fleet already holds those of the first month)."""
+        now = self.offset + self.model.month
+        if now != self.now:
+            self.now = now
+            self.online_book_usd_bn += self.book[now]
+
     def receive_buildings(self) -> None:
         self.shell_gw += self.shell_pipeline[self.now]
 
     def retire_worn_out_units(self) -> None:
         """Vintages reaching the end of their life leave the fleet (their book is ~0)."""
         v = self.now - self.life_months
-        if v >= 0:
-            self.units[v] = 0.0
-            self.book[v] = 0.0
-            self.monthly_depreciation[v] = 0.0
-            self.book_month = self.power_month = None
+        self.committed_gw -= self.units[v] * self.kw_per_unit[v]
+        self.online_book_usd_bn -= self.book[v]
+        self.book_usd_bn -= self.book[v]
+        self.units[v] = 0.0
+        self.book[v] = 0.0
+        self.monthly_depreciation[v] = 0.0
 
     def set_rent(self) -> None:
         """Rent moves toward the level last month's utilisation implies, floored at running cost."""
@@ -167,10 +179,12 @@ class Hyperscaler(mesa.Agent):
         live = self.vintages(through=self.now)
         dep = np.minimum(self.monthly_depreciation[live], self.book[live])
         self.book[live] -= dep
-        self.book_month = None
+        it_dep = float(dep.sum())
+        self.online_book_usd_bn -= it_dep
+        self.book_usd_bn -= it_dep
         shell_dep = self.shell_book / (hp.building_life_years * 12.0)
         self.shell_book -= shell_dep
-        self.depreciation_usd_bn = float(dep.sum()) + shell_dep
+        self.depreciation_usd_bn = it_dep + shell_dep
 
     def write_down_impaired_capacity(self) -> None:
         """Vintages whose expected earnings no longer cover their book value are written down.
@@ -190,9 +204,10 @@ class Hyperscaler(mesa.Agent):
         book = self.book[live]  # a view: what is taken off it is taken off the books
         loss = np.maximum(book - worth, 0.0)
         book -= loss
-        self.book_month = None
         self.monthly_depreciation[live] = book / self.spread_months
         self.writedowns_usd_bn = float(loss.sum())
+        self.online_book_usd_bn -= self.writedowns_usd_bn
+        self.book_usd_bn -= self.writedowns_usd_bn
         self.model.stranded_capital_usd_bn += self.writedowns_usd_bn
 
     def pay_tax(self) -> None:
@@ -276,7 +291,8 @@ class Hyperscaler(mesa.Agent):
         self.energy_usd_per_hour[arrival] = self.energy_cost_per_hour(kw)
         self.units[arrival] += units
         self.book[arrival] += it_cost
-        self.book_month = self.power_month = None
+        self.book_usd_bn += it_cost
+        self.committed_gw += units * kw
         self.monthly_depreciation[arrival] += it_cost / self.life_months
         self.backlog_units -= units
         self.model.ledger.pay_out("hyperscalers", self.index, "equipment", it_cost)
@@ -331,23 +347,11 @@ class Hyperscaler(mesa.Agent):
         return slice(self.now - self.life_months, through + 1)
 
     def count_fleet(self) -> None:
-        """Units online and the power they draw; the fleet online changes only when vintages
-        arrive or retire at the start of the month, so the sums are taken once then."""
-        sl = self.vintages(through=self.now)
-        self.online_units_mn = float(self.units[sl].sum())
-        self.power_in_use_gw = float(self.units[sl] @ self.kw_per_unit[sl])  # GW
-
-    def book_sums(self) -> tuple[float, float]:
-        """Book value of every vintage, and of the vintages delivered.
-
-        Several decisions a month read them, but the books change only when vintages
-        retire, depreciate, are written down or arrive, which mark the sums stale."""
-        if self.book_month != self.model.month:
-            delivered = float(self.book[self.vintages(through=self.now)].sum())
-            on_order = float(self.book[self.now + 1 : self.now + self.lead_months + 1].sum())
-            self.book_totals = (delivered + on_order, delivered)
-            self.book_month = self.model.month
-        return self.book_totals
+        """Units online and the power they draw, counted afresh (capacity must be exactly
+        zero when nothing is left, not a residue of additions and subtractions)."""
+        online = self.vintages(through=self.now)
+        self.online_units_mn = float(self.units[online].sum())
+        self.power_in_use_gw = float(self.units[online] @ self.kw_per_unit[online])  # GW
 
     def running_costs(self) -> tuple[float, float]:
         """USD bn this month of energy for the hours sold and of operations for every unit
@@ -364,28 +368,19 @@ class Hyperscaler(mesa.Agent):
         """USD of electricity for one unit drawing kw_per_unit for an hour."""
         return kw_per_unit / 1e3 * self.model.params.hyperscalers.energy_price_usd_per_mwh
 
-    def committed_power_gw(self) -> float:
-        """Power (GW) all vintages will draw, delivered or on their way; taken again only
-        after vintages retire or arrive."""
-        if self.power_month != self.model.month:
-            fleet = self.vintages(through=self.now + self.lead_months)
-            self.committed_gw = float(self.units[fleet] @ self.kw_per_unit[fleet])
-            self.power_month = self.model.month
-        return self.committed_gw
-
     def free_power_gw(self) -> float:
         """Power (GW) of the buildings ready or under way that no unit will draw."""
         pipeline = self.shell_pipeline[self.now + 1 : self.now + self.lead_months + 1]
-        return self.shell_gw + float(pipeline.sum()) - self.committed_power_gw()
+        return self.shell_gw + float(pipeline.sum()) - self.committed_gw
 
     def cash_buffer(self) -> float:
         """Cash kept back: months of running costs and of the capex it takes to keep the fleet."""
         hp = self.model.params.hyperscalers
-        upkeep = self.book_sums()[1] / self.life_months
+        upkeep = self.online_book_usd_bn / self.life_months
         return hp.cash_buffer_months * (self.running_costs_usd_bn + upkeep)
 
     def book_assets(self) -> float:
-        return self.book_sums()[0] + self.shell_book + max(self.cash, 0.0)
+        return self.book_usd_bn + self.shell_book + max(self.cash, 0.0)
 
     def valuation_premium(self) -> float:
         """Tobin's q relative to the q a fundamentalist market would set: market / fundamental.
