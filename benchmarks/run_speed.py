@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -64,10 +65,12 @@ def paired_seconds(
     first: Callable[[int], object], second: Callable[[int], object], repeats: int
 ) -> tuple[list[float], list[float]]:
     """Wall times of ``first(seed)`` and ``second(seed)`` for seeds 0..repeats-1, run in
-    turn, so that each pair meets the same conditions on a shared machine."""
+    turn, so that each pair meets the same conditions on a shared machine. What the last
+    run left behind is collected before the next starts: it is not the next run's cost."""
     times: tuple[list[float], list[float]] = ([], [])
     for seed in range(repeats):
         for run, spent in zip((first, second), times, strict=True):
+            gc.collect()
             start = time.perf_counter()
             run(seed)
             spent.append(time.perf_counter() - start)
