@@ -92,3 +92,17 @@ def test_a_firm_that_cannot_pay_is_recorded_as_a_default():
     assert record.firm == lab.firm
     assert lab.cash == pytest.approx(0.0, abs=1e-9)
     assert model.capital_market.holdings[:, lab.firm].sum() == 0.0
+
+
+def test_equity_market_clears_at_prices_below_a_millionth_of_a_cent():
+    """In this dotcom_like run firms issue shares at ever lower prices until some trade
+    below 1e-12 USD (month 466): the market must still clear there, every trade settled
+    in cash, rather than be held at a price floor that leaves the trades unbalanced."""
+    model = SurgeModel("dotcom_like", rng=23012616)
+    lowest = np.inf
+    while model.running:
+        model.step()
+        market = model.capital_market
+        lowest = min(lowest, market.price[market.listed].min(initial=np.inf))
+        assert model.ledger.last_relative_imbalance < 1e-9
+    assert lowest < 1e-12

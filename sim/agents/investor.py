@@ -133,7 +133,8 @@ class InvestorPool:
         held, weights = market.holdings.take(listed, axis=1), weights.take(listed, axis=1)
         supply = market.shares[listed] + market.pending_issue[listed]
         old_price = market.price.copy()
-        prices = np.maximum(clear_equity_market(weights, cash, held, supply), 1e-12)
+        # floored only to keep a firm nobody wants from dividing by zero: a tiny price is a price
+        prices = np.maximum(clear_equity_market(weights, cash, held, supply), np.finfo(float).tiny)
         wealth = cash + held @ prices
         new_holdings = weights * (wealth[:, None] / prices)
         bought = (new_holdings - held) @ prices
