@@ -24,7 +24,7 @@ from sim.opening_fleet import OpeningFleet, OrderingRules, warm_up_fleet
 from sim.params import Params, load_scenario
 from sim.rules.capacity import legacy_spend_multiple
 from sim.rules.finance import credit_limit, fundamental_value
-from sim.rules.markets import expert_token_price
+from sim.rules.markets import cost_recovering_rent, expert_token_price
 from sim.technology import H100_PEAK_FLOP_PER_S, HOURS_PER_MONTH, SECONDS_PER_HOUR, Technology
 
 # Fleet lifetimes (accelerator life plus build lead) of non-AI demand the opening fleet
@@ -326,14 +326,17 @@ class SurgeModel(mesa.Model):
         if level != self._hour_costs_level:
             hp = self.params.hyperscalers
             energy = tech.h100e_power_kw_at(level) / 1e3 * hp.energy_price_usd_per_mwh
-            marginal = energy + hp.operations_cost_usd_per_h100e_hour
+            operations = hp.operations_cost_usd_per_h100e_hour
             unit_cost = (
                 tech.h100e_price_usd_at(level)
                 + tech.h100e_power_kw_at(level) * hp.facility_cost_usd_per_kw
             )
             recovery = unit_cost * hp.rent_capital_recovery_per_yr / (HOURS_PER_MONTH * 12.0)
             self._hour_costs_level = level
-            self._hour_costs_figures = (marginal, recovery / hp.target_utilisation + marginal)
+            self._hour_costs_figures = (
+                energy + operations,
+                cost_recovering_rent(recovery, operations, energy, hp.target_utilisation),
+            )
         return self._hour_costs_figures
 
     def legacy_hours_per_month(

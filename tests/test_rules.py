@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from sim.model import SurgeModel
 from sim.params import CapabilityParams
 from sim.rules.adoption import (
     NO_PROVIDER,
@@ -51,12 +52,14 @@ from sim.rules.markets import (
     adjust_rent,
     allocate_with_spillover,
     clear_equity_market,
+    cost_recovering_rent,
     expert_token_price,
     token_markup,
     token_price_usd_per_mtok,
     utilisation_rent,
 )
 from sim.rules.technology import algorithmic_log_growth, hardware_log_growth
+from sim.technology import HOURS_PER_MONTH
 
 N_RANDOM = 300
 
@@ -222,6 +225,34 @@ def test_utilisation_rent_worked_example():
     assert utilisation_rent(0.96, 2.5, 0.8, 3.0, 0.4) == pytest.approx(4.32, rel=1e-4)
     # u = 0.4 -> 2.5 * 0.5^3 = 0.3125 -> floored at 0.40
     assert utilisation_rent(0.4, 2.5, 0.8, 3.0, 0.4) == pytest.approx(0.40, rel=1e-12)
+
+
+def test_cost_recovering_rent_worked_example():
+    # k = 40,000 * 0.35 / 8,760 = 1.5982 USD/h; (1.5982 + 0.25) / 0.8 + 0.112 = 2.4223 USD/h
+    recovery = 40_000 * 0.35 / 8_760
+    rent = cost_recovering_rent(recovery, 0.25, 0.112, 0.8)
+    assert rent == pytest.approx(2.4223, abs=1e-4)
+    # busy 80% of its hours, the unit pays energy on hours sold and operations on every hour,
+    # and what is left is its capital recovery: 0.8 * (2.4223 - 0.112) - 0.25 = 1.5982
+    assert 0.8 * (rent - 0.112) - 0.25 == pytest.approx(recovery)
+
+
+def test_a_new_unit_at_the_reference_rent_is_worth_what_it_cost_at_any_hardware_level():
+    """The rent hyperscalers and non-AI demand treat as normal must pay for a new unit in
+    the impairment test's own terms, however cheap hardware gets; otherwise every unit
+    bought late in a run is written down on arrival."""
+    model = SurgeModel(n_adopters=50, n_investors=20)
+    hp, tech = model.params.hyperscalers, model.technology
+    monthly_rate = model.params.investors.discount_rate_per_yr / 12.0
+    life = round(hp.accelerator_life_years * 12)
+    for level in (0.0, 2.0, 4.0, 6.0, 8.0):  # price-performance up to e^8 = 2,981 times today's
+        energy = tech.h100e_power_kw_at(level) / 1e3 * hp.energy_price_usd_per_mwh
+        margin = (
+            hp.target_utilisation * (model.reference_rent(level) - energy)
+            - hp.operations_cost_usd_per_h100e_hour
+        ) * HOURS_PER_MONTH  # USD a month per unit
+        worth = value_in_use(1.0, margin, annuity_factor(np.array([life]), monthly_rate))[0]
+        assert worth >= tech.h100e_price_usd_at(level), level
 
 
 def test_adjust_rent_worked_example():

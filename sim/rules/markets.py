@@ -17,6 +17,23 @@ def utilisation_rent(
     return max(floor, reference_rent * (max(utilisation, 0.0) / target) ** elasticity)
 
 
+def cost_recovering_rent(
+    capital_recovery: float, operations: float, energy: float, target_utilisation: float
+) -> float:
+    """The rent per hour sold that pays for a new unit when it is busy at the target
+    utilisation: its capital recovery and operations, due for every hour it is online, and
+    the energy of each hour sold.
+
+    r_ref = (k + c_ops) / u* + e, so that u* (r_ref - e) - c_ops = k: the margin the
+    impairment test counts (value_in_use) is exactly the capital recovery, and a new unit
+    renting at r_ref at u* is never worth less than it cost.
+    Worked example: a 40,000 USD unit recovering 35% a year, k = 40,000 * 0.35 / 8,760 =
+    1.5982 USD/h; c_ops = 0.25, e = 0.112, u* = 0.8:
+      (1.5982 + 0.25) / 0.8 + 0.112 = 2.4223 USD/h; 0.8 * (2.4223 - 0.112) - 0.25 = 1.5982.
+    """
+    return (capital_recovery + operations) / target_utilisation + energy
+
+
 def adjust_rent(current: float, implied: float, speed: float) -> float:
     """Move rent part of the way (in logs) to the utilisation-implied rent: contracts reprice
     slowly.
