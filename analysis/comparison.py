@@ -337,6 +337,12 @@ def tipping_table(
     return pd.DataFrame(rows)
 
 
+def _shown(value: Any) -> str:
+    """A parameter value as a scenario file would give it: 5, not the 5.0 that a column
+    mixing numbers and words makes of it."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def tipping_markdown(tipping: pd.DataFrame, scenarios: Sequence[str]) -> str:
     """The tipping table as Markdown plus one sentence per outcome naming the reversals."""
     if tipping.empty:
@@ -348,7 +354,7 @@ def tipping_markdown(tipping: pd.DataFrame, scenarios: Sequence[str]) -> str:
     ]
     for r in tipping.to_dict("records"):
         lines.append(
-            f"| {r['parameter']} = {r['value']} | {METRICS[r['outcome']][0]} |"
+            f"| {r['parameter']} = {_shown(r['value'])} | {METRICS[r['outcome']][0]} |"
             f" {r[f'median_{a}']:,.0f} | {r[f'median_{b}']:,.0f} | {r['difference']:+,.0f} |"
             f" {'**yes**' if r['reverses'] else 'no'} |"
         )
@@ -360,7 +366,9 @@ def tipping_markdown(tipping: pd.DataFrame, scenarios: Sequence[str]) -> str:
         base = float(sub["base_difference"].iloc[0])
         leader = a if base > 0 else b
         flips = [
-            f"{r['parameter']} = {r['value']}" for r in sub.to_dict("records") if r["reverses"]
+            f"{r['parameter']} = {_shown(r['value'])}"
+            for r in sub.to_dict("records")
+            if r["reverses"]
         ]
         label = METRICS[outcome][0].lower()
         higher = "higher"

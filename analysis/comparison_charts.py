@@ -156,7 +156,7 @@ def phase_timeline_figure(
         ax.tick_params(axis="x", labelbottom=True, length=3)
         ax.spines["bottom"].set_visible(True)
         ax.set_yticks(range(len(scenarios)), labels=scenarios, fontsize=FONT_SIZE_PT)
-        ax.set_xlabel("Date (month); median start and median length of each phase")
+        ax.set_xlabel("Date (month)\neach phase from its median start for its median length")
         _date_axis(ax)
         present = [p for p in PHASES if p in set(timeline["phase"])]
         fig.legend(
@@ -251,9 +251,9 @@ def draw_network(ax, net: Mapping[str, Any], title: str) -> None:
             edgecolor="white", lw=0.5, alpha=1.0 if node.get("alive", True) else 0.3,
         )  # fmt: skip
         name = node["id"].replace("_lab_", " ").replace("hyperscaler_", "hs ")
-        ax.annotate(
-            name, (x, y), xytext=(7, 0), textcoords="offset points", ha="left",
-            va="center", fontsize=FONT_SIZE_PT - 2,
+        ax.annotate(  # just right of the marker, whose width is the root of its size
+            name, (x, y), xytext=(size**0.5 / 2 + 2, 0), textcoords="offset points",
+            ha="left", va="center", fontsize=FONT_SIZE_PT - 2,
         )  # fmt: skip
     ax.set_title(title, fontsize=FONT_SIZE_PT)
     ax.set_xticks(
