@@ -64,8 +64,8 @@ def test_every_named_scenario_opens_in_its_steady_state(path, monkeypatch):
 
 
 def test_capex_carries_on_from_the_first_month():
-    """With an empty order book capex opened at a third of its 2018 average (27 against 73
-    USD bn/yr) and took a year to fill it; from the warm-up's order book it opens near it."""
+    """With nothing on order at the fabs, capex would open well below its 2018 average and
+    climb while the order book fills; from the warm-up's order book it opens near it."""
     table = SurgeModel("baseline", rng=1, months=12).run()
     capex = table["capex_usd_bn_per_yr"]
     assert capex.iloc[0] > 0.9 * capex.mean()
