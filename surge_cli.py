@@ -315,6 +315,7 @@ def _add_other_commands(commands) -> None:
     _add_execution_options(
         batch, "continue the batch in --out: keep runs that finished ok, run the rest"
     )
+    _add_set_option(batch)
 
     summary = commands.add_parser(
         "summary",
@@ -399,6 +400,7 @@ def _add_compare_commands(commands) -> None:
         "--out", metavar="DIR", default="out/compare", help="report folder (default out/compare)"
     )
     _add_execution_options(compare, "reuse the finished runs in --out")
+    _add_set_option(compare)
     compare.add_argument(
         "--tipping",
         action=argparse.BooleanOptionalAction,
@@ -533,6 +535,7 @@ def _add_sensitivity_command(commands) -> None:
         help="study folder (default out/sensitivity/<scenario>_<method>)",
     )
     _add_execution_options(sens, "continue the study in --out")
+    _add_set_option(sens)
 
 
 CALIBRATE_EPILOG = """\
@@ -669,6 +672,12 @@ def _add_execution_options(parser: argparse.ArgumentParser, resume_help: str) ->
         help="with --executor dask: a running scheduler, e.g. tcp://127.0.0.1:8786",
     )
     parser.add_argument("--resume", action="store_true", help=resume_help)
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    """--set for the commands whose runs take parameter overrides (not calibrate, whose
+    fitted scenario file must say everything the fit assumed: put fixed values in a
+    scenario file for it)."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -1229,9 +1238,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
     from sim.executors import ExecutorError, check_executor
 
-    overrides = parse_overrides(args.overrides)
-    if overrides:
-        raise UsageError("calibrate takes no --set; put fixed values in a scenario file")
     scenario = args.scenario
     stem = Path(str(scenario)).stem
     out = Path(args.out) if args.out else Path("out/calibration") / stem
