@@ -185,8 +185,11 @@ def scatter_figure(per_run: pd.DataFrame, width_in: float = COLUMN_WIDTH_IN):
                 [x.median()], [y.median()], s=60, marker="X", color=colours[scenario],
                 edgecolor="white", lw=0.8, zorder=3,
             )  # fmt: skip
-        ax.set_xlabel("Stranded capital, last month (USD bn)")
+        ax.set_xscale("log")  # a few runs strand ten times what most do
+        ax.set_xlabel("Stranded capital, last month (USD bn, log)")
         ax.set_ylabel("Cumulative productivity gain (USD bn)")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.grid(True, lw=0.3, alpha=0.5)
         ax.legend(frameon=False, fontsize=FONT_SIZE_PT - 0.5, title="one point per run; X = median")
     return fig, np.array([ax])
@@ -253,7 +256,9 @@ def draw_network(ax, net: Mapping[str, Any], title: str) -> None:
         name = node["id"].replace("_lab_", " ").replace("hyperscaler_", "hs ")
         ax.annotate(  # just right of the marker, whose width is the root of its size
             name, (x, y), xytext=(size**0.5 / 2 + 2, 0), textcoords="offset points",
-            ha="left", va="center", fontsize=FONT_SIZE_PT - 2,
+            ha="left", va="center", fontsize=FONT_SIZE_PT - 2, zorder=3,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                  "alpha": 0.8},
         )  # fmt: skip
     ax.set_title(title, fontsize=FONT_SIZE_PT)
     ax.set_xticks(
