@@ -176,7 +176,8 @@ def test_charts_have_expected_panels_and_labels(tiny, tmp_path):
 
     per_run = comparison_metrics(frame, phases)
     fig, axes = scatter_figure(per_run)
-    assert axes[0].get_xlabel() == "Stranded capital, last month (USD bn)"
+    assert axes[0].get_xlabel() == "Stranded capital, last month (USD bn, log)"
+    assert axes[0].get_xscale() == "log"
     assert axes[0].get_ylabel() == "Cumulative productivity gain (USD bn)"
     assert len(axes[0].get_legend().get_texts()) == 2
 
