@@ -751,7 +751,8 @@ def scenario_names() -> list[str]:
 def scenario_path(name_or_path: str | Path) -> Path:
     """A scenario name in scenarios/ or a path to a TOML file."""
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
+    # a folder that happens to share a scenario's name (say, a run's output) is no scenario
+    if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
             raise ScenarioError(f"{candidate}: scenario file not found")
         return candidate

@@ -239,6 +239,14 @@ def test_extends_with_a_relative_file_path_resolves_beside_the_file(tmp_path):
     assert load_scenario(child).investors.herding_strength == 0.1
 
 
+def test_a_folder_named_like_a_scenario_does_not_hide_it(tmp_path, monkeypatch):
+    """`surge run baseline --out baseline` leaves a folder ./baseline; the next
+    `surge run baseline` from there must still find the named scenario."""
+    (tmp_path / "baseline").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("baseline").name == "baseline"
+
+
 def test_missing_parent_names_the_extending_file(tmp_path):
     child = _write(tmp_path, "orphan", _header("orphan") + 'extends = "nowhere.toml"\n')
     message = _load_error(child)
