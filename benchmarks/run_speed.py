@@ -15,7 +15,8 @@ are noisy: compare figures from one run):
 * the baseline with 100,000 adopters and 5,000 investors, each run in a fresh Python
   process so that its peak resident memory (imports included) is its own;
 * a 64-run batch of the baseline (`surge batch baseline --seeds 64`, files written as
-  usual) with 1 and with 2 worker processes, and the ratio.
+  usual), each a fresh command as a user runs it, with the serial executor and with a
+  pool of 2 worker processes, and the ratio.
 
 Agent-steps are a headcount: agents x steps. Surge's adopters and investors are thin
 mesa.Agent views onto arrays that are updated all at once each month, while every
@@ -98,27 +99,23 @@ def large_runs(repeats: int, months: int | None) -> tuple[float, float]:
 
 
 def batch_seconds(repeats: int, months: int | None) -> tuple[float, float]:
-    """Median seconds of the 64-run batch with 1 and with 2 processes, alternating."""
-    from sim.batch import plan_batch, run_batch
-
-    plan = plan_batch(
-        ["baseline"], seeds=BATCH_RUNS, overrides={"months": months} if months else None
-    )
+    """Median seconds of `surge batch baseline --seeds 64` run as a user runs it, a fresh
+    command each time, with `--executor serial` and with `--executor process --jobs 2`,
+    alternating. Each command pays its own start-up: the serial one imports the model in
+    its process, the process pool in each of its workers."""
     times: dict[int, list[float]] = {1: [], 2: []}
+    executor = {1: ["--executor", "serial"], 2: ["--executor", "process", "--jobs", "2"]}
+    extra = ["--set", f"months={months}"] if months else []
     for _ in range(repeats):
         for jobs in (1, 2):
             with tempfile.TemporaryDirectory() as folder:
+                command = [sys.executable, "-m", "surge_cli", "batch", "baseline"]
+                command += ["--seeds", str(BATCH_RUNS), "--out", str(Path(folder) / "batch")]
                 start = time.perf_counter()
-                result = run_batch(
-                    plan,
-                    out=Path(folder) / "batch",
-                    executor="serial" if jobs == 1 else "process",
-                    jobs=jobs,
-                    log=lambda message: None,
+                subprocess.run(
+                    command + executor[jobs] + extra, cwd=ROOT, check=True, capture_output=True
                 )
                 times[jobs].append(time.perf_counter() - start)
-                if result.exit_code != 0:
-                    raise RuntimeError(f"the {jobs}-process batch had failed runs")
     return statistics.median(times[1]), statistics.median(times[2])
 
 
