@@ -32,7 +32,7 @@ class Hyperscaler(mesa.Agent):
         self.annuity = annuity_factor(months_left, monthly_rate)
         self.offset = self.life_months  # vintage index of month 0
         self.now = self.offset  # vintage index of this month, moved on as each month starts
-        size = self.offset + model.params.run.months + hp.build_lead_months + 2
+        size = self.offset + model.params.run.months + self.lead_months + 2
         self.units = np.zeros(size)  # mn H100e arriving (or arrived) in each month
         self.kw_per_unit = np.zeros(size)
         self.energy_usd_per_hour = np.zeros(size)  # energy cost of an hour of a vintage's unit
@@ -240,14 +240,14 @@ class Hyperscaler(mesa.Agent):
         target = planned_capacity(
             self.hours_asked / HOURS_PER_MONTH / 1e6,
             max(growth, -0.5),
-            hp.build_lead_months + hp.capacity_adjustment_months,
+            self.lead_months + hp.capacity_adjustment_months,
             hp.target_utilisation,
             self.valuation_premium(),
             hp.tobin_q_sensitivity,
         )
-        lead = hp.build_lead_months
         # units delivered or on order, less those retiring before today's orders arrive
-        staying = self.units[self.now - self.life_months + lead : self.now + lead + 1]
+        arriving = self.now + self.lead_months
+        staying = self.units[arriving - self.life_months : arriving + 1]
         have = float(staying.sum()) + self.backlog_units
         self.backlog_units = backlog_after_orders(
             self.backlog_units,
@@ -278,7 +278,7 @@ class Hyperscaler(mesa.Agent):
     def take_delivery(self, units_offered: float) -> None:
         """Pay for the accelerators the fabs ship that it can house and afford; they come online
         after the build lead time. What it cannot take stays on order."""
-        hp, tech = self.model.params.hyperscalers, self.model.technology
+        tech = self.model.technology
         kw = tech.h100e_power_kw
         housed = housed_units(units_offered, self.free_power_gw(), kw)
         cost = housed * 1e6 * tech.h100e_price_usd / 1e9
@@ -286,7 +286,7 @@ class Hyperscaler(mesa.Agent):
         if units <= 0:
             return
         it_cost = units * 1e6 * tech.h100e_price_usd / 1e9
-        arrival = self.now + hp.build_lead_months
+        arrival = self.now + self.lead_months
         self.kw_per_unit[arrival] = kw
         self.energy_usd_per_hour[arrival] = self.energy_cost_per_hour(kw)
         self.units[arrival] += units
@@ -304,7 +304,7 @@ class Hyperscaler(mesa.Agent):
             return
         hp = self.model.params.hyperscalers
         cost = shell_gw * 1e6 * hp.facility_cost_usd_per_kw / 1e9
-        self.shell_pipeline[self.now + hp.build_lead_months] += shell_gw
+        self.shell_pipeline[self.now + self.lead_months] += shell_gw
         self.shell_book += cost
         self.model.ledger.pay_out("hyperscalers", self.index, "construction", cost)
         self.capex_usd_bn += cost
