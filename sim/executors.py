@@ -14,8 +14,8 @@ on the library versions of a remote worker.
 Executors:
 
 * ``serial``: one run after another in this process (easiest to debug).
-* ``process``: a :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start
-  method (the one Mesa sets anyway); ``jobs`` workers, default ``os.cpu_count()``.
+* ``process``: a :class:`concurrent.futures.ProcessPoolExecutor` of ``jobs`` workers,
+  default ``os.cpu_count()``, started from a fork server (see :func:`_worker_context`).
 * ``dask``: :mod:`dask.distributed`. Without a scheduler address a local cluster of
   ``jobs`` single-threaded worker processes is started on the loopback interface and shut
   down afterwards; with ``scheduler="tcp://host:port"`` the runs go to that cluster, whose
@@ -195,14 +195,37 @@ def _init_worker() -> None:
     tqdm.set_lock(threading.RLock())
 
 
+# What a worker runs; the fork server imports these once for all the workers it starts.
+WORKER_MODULES: tuple[str, ...] = ("sim.executors", "sim.batch", "sim.run")
+
+
+def _worker_context():
+    """The ``forkserver`` start method with the model preloaded, else ``spawn``.
+
+    Why not plain ``spawn`` (the start method Mesa sets): every spawned worker imports
+    Mesa, pandas, SciPy and the model itself, about a second before its first run, and
+    tears the interpreter down at the end, a quarter of a second more. A fork server
+    imports them once, in a process of its own that runs no threads of ours, and forks
+    each worker from that state: workers start ready and exit at once. It stays up for
+    the life of this process, so later batches (tests, sensitivity studies) start their
+    workers without importing anything. ``fork`` itself is avoided because forking a
+    parent that runs threads (progress bar, pool manager) can deadlock the child.
+    Platforms without fork servers (Windows) use ``spawn``.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_MODULES))
+    return context
+
+
 def _process(
     tasks: list[RunTask], jobs: int
 ) -> Iterator[tuple[RunTask, dict[str, Any] | BaseException]]:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_init_worker
+        max_workers=min(jobs, len(tasks)), mp_context=_worker_context(), initializer=_init_worker
     )
     finished = False
     try:

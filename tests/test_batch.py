@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +176,19 @@ def test_executors_give_byte_identical_tables(plan, serial_folder, tmp_path, exe
     assert result_bytes(folder) == reference
     workers = {r["worker"] for r in load_manifest(folder)["runs"]}
     assert all(w.split(":")[1] != str(os.getpid()) for w in workers)  # ran elsewhere
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_process_workers_start_with_the_model_imported():
+    """Workers fork from a server that has imported the model, so no worker spends its
+    first second importing Mesa and Surge (a spawned worker starts without them)."""
+    from sim.executors import WORKER_MODULES, _worker_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context()) as pool:
+        check = f"[m for m in {WORKER_MODULES!r} if m not in __import__('sys').modules]"
+        assert pool.submit(eval, check).result() == []
 
 
 def test_dask_with_a_scheduler_address_uses_that_cluster(plan, serial_folder, tmp_path):

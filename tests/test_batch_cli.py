@@ -7,6 +7,7 @@ belongs to this Python environment (after `make test`), else through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -235,21 +236,40 @@ def test_folder_in_use_is_refused(tmp_path):
     assert listing(tmp_path) == {"busy", "busy/batch.lock"}
 
 
-def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
+def _session_members(session: int) -> list[int]:
+    """Processes still running in a session (Linux /proc; empty where there is none)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, executor):
+    """Ctrl-C in a terminal signals the whole process group: the command, and with
+    --executor process also its fork server and workers. The batch stops, says how to go
+    on, and leaves no process behind."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = ["batch", "baseline", "--seeds", "40", "--executor", "serial", *SHORT]
+    args = ["batch", "baseline", "--seeds", "40", "--executor", executor, "--jobs", "2", *SHORT]
     proc = subprocess.Popen(
         [*COMMAND, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     runs = tmp_path / "out" / "batch" / "runs"
     deadline = time.monotonic() + 60
     while len(list(runs.glob("*.json"))) < 2 and time.monotonic() < deadline:
         assert proc.poll() is None
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    deadline = time.monotonic() + 10
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _session_members(proc.pid) == []
     assert "rerun with --resume" in err
     assert not (tmp_path / "out" / "batch" / "batch.lock").exists()
     manifest = json.loads((tmp_path / "out" / "batch" / "manifest.json").read_text())
