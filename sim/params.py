@@ -295,11 +295,11 @@ class HyperscalerParams:
         1.0, 0.0, 20.0, "1/yr", "highest demand growth a capacity plan extrapolates"
     )
     tobin_q_sensitivity: float = p(
-        1.0,
+        1.25,
         0.0,
         10.0,
         "-",
-        "elasticity of planned capacity to market over fundamental value",
+        "elasticity of planned capacity to the whole firm's market over fundamental value",
         sens=(0.25, 2.0),
     )
     order_cancellation_per_month: float = p(

@@ -18,6 +18,8 @@ import pytest
 from scipy.optimize import curve_fit
 
 from analysis.phases import bubble_metrics, label_phases, phase_blocks, phases_in_order
+from sim.model import SurgeModel
+from sim.params import load_scenario
 from sim.run import run_scenario
 
 SEEDS = range(1, 17)
@@ -124,3 +126,23 @@ def test_capability_is_log_linear_in_effective_compute(baseline):
         r = np.corrcoef(np.log10(compute[below]), capability[below])[0, 1]
         fits.append(r**2 >= 0.9)
     assert _count(fits) >= 13
+
+
+def _highest_premium(seed: int) -> float:
+    """The highest valuation premium any hyperscaler plans with over a baseline run."""
+    model = SurgeModel(params=load_scenario("baseline"), rng=seed)
+    highest = 0.0
+    while model.running:
+        model.step()
+        highest = max(highest, *(h.valuation_premium() for h in model.hyperscalers))
+    return highest
+
+
+def test_hyperscalers_premium_stays_within_a_few_fold():
+    """Market-to-fundamental premia of whole firms stay within a few-fold, as market-to-
+    book ratios of listed firms do, even for a firm near insolvency (a premium of equities
+    alone reached 50 to 21,000 there, and its orders clogged every fab)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        highest = list(pool.map(_highest_premium, SEEDS))
+    assert max(highest) < 10.0, highest

@@ -65,11 +65,14 @@ def test_every_named_scenario_opens_in_its_steady_state(path, monkeypatch):
 
 def test_capex_carries_on_from_the_first_month():
     """With nothing on order at the fabs, capex would open well below its 2018 average and
-    climb while the order book fills; from the warm-up's order book it opens near it."""
+    climb while the order book fills; from the warm-up's order book it opens near it and
+    holds steady for the first half year. (From mid-2018 it rises with the run's own demand
+    and valuations: by about 18% to the end of the year.)"""
     table = SurgeModel("baseline", rng=1, months=12).run()
     capex = table["capex_usd_bn_per_yr"]
     assert capex.iloc[0] > 0.9 * capex.mean()
-    assert capex.min() > 0.85 * capex.max()
+    first_half = capex.iloc[:6]
+    assert first_half.min() > 0.95 * first_half.max()
 
 
 def test_opening_vintages_draw_the_power_of_their_shipping_month():

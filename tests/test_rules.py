@@ -47,6 +47,7 @@ from sim.rules.finance import (
     smooth_growth,
     switching_probabilities,
     value_in_use,
+    whole_firm_premium,
 )
 from sim.rules.markets import (
     adjust_rent,
@@ -365,6 +366,15 @@ def test_planned_capacity_worked_example():
     # D = 1.0, g = 0.5/yr, lead 24, u* = 0.8, q / q* = 2, psi = 0.3:
     # 1.0 * 1.5^2 / 0.8 * 2^0.3 = 2.8125 * 1.2311 = 3.4625
     assert planned_capacity(1.0, 0.5, 24, 0.8, 2.0, 0.3) == pytest.approx(3.4625, rel=1e-4)
+
+
+def test_whole_firm_premium_worked_example():
+    # E_m = 30, E_f = 10, D = 20: (30 + 20) / (10 + 20) = 1.6667 (equities alone: 3)
+    assert whole_firm_premium(30.0, 10.0, 20.0) == pytest.approx(5.0 / 3.0, rel=1e-12)
+    # nearly insolvent: E_m = 1, E_f = 0.001, D = 50: 51 / 50.001 = 1.02 (equities: 1,000)
+    assert whole_firm_premium(1.0, 0.001, 50.0) == pytest.approx(1.02, abs=1e-4)
+    # no debt: the ratio of equities
+    assert whole_firm_premium(6.0, 4.0, 0.0) == pytest.approx(1.5, rel=1e-12)
 
 
 def test_legacy_spend_multiple_worked_example():

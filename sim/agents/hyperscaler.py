@@ -9,7 +9,13 @@ import numpy as np
 
 from sim.opening_fleet import OpeningFleet
 from sim.rules.capacity import backlog_after_orders, buildings_needed_gw, housed_units
-from sim.rules.finance import annuity_factor, planned_capacity, smooth_growth, value_in_use
+from sim.rules.finance import (
+    annuity_factor,
+    planned_capacity,
+    smooth_growth,
+    value_in_use,
+    whole_firm_premium,
+)
 from sim.rules.markets import adjust_rent, utilisation_rent
 from sim.technology import HOURS_PER_MONTH
 
@@ -383,12 +389,12 @@ class Hyperscaler(mesa.Agent):
         return self.book_usd_bn + self.shell_book + max(self.cash, 0.0)
 
     def valuation_premium(self) -> float:
-        """Tobin's q relative to the q a fundamentalist market would set: market / fundamental.
-
-        A firm always earning rents has q above 1; only the excess of its market value over
-        what its cash flows justify tells it that capital is cheap *now*."""
-        market = self.model.capital_market
-        return market.firm_value(self.firm) / max(self.fundamental_value(), 1e-9)
+        """Tobin's q relative to the q a fundamentalist market would set (see
+        :func:`whole_firm_premium`): only the excess of its market value over what its cash
+        flows justify tells a firm that capital is cheap *now*."""
+        return whole_firm_premium(
+            self.model.capital_market.firm_value(self.firm), self.fundamental_value(), self.debt
+        )
 
     def fundamental_value(self) -> float:
         """Revenue is expected to keep its recent growth (capped) for the projection years."""

@@ -74,6 +74,21 @@ def planned_capacity(
     return extrapolated / target_utilisation * tilt
 
 
+def whole_firm_premium(market_equity: float, fundamental_equity: float, debt: float) -> float:
+    """Tobin's q of the whole firm over the q at fundamentals: (E_m + D) / (E_f + D).
+
+    Tobin's q values the firm's claims, equity and debt, against its capital, so the
+    premium compares them at market and at fundamental prices. A ratio of equities alone
+    explodes when fundamental equity nears zero: a firm on the verge of insolvency would
+    read a price of a few cents against a fundamental of a tenth of a cent as capital
+    a thousand times too cheap, and order as if it were.
+    Worked examples: E_m = 30, E_f = 10, D = 20: 50 / 30 = 1.6667 (the equity ratio, 3,
+    diluted by the debt); nearly insolvent, E_m = 1, E_f = 0.001, D = 50:
+    51 / 50.001 = 1.02, where the equity ratio would be 1,000.
+    """
+    return (market_equity + debt) / max(fundamental_equity + debt, 1e-9)
+
+
 def credit_limit(
     base: float,
     lo: float,
