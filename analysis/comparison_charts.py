@@ -156,7 +156,7 @@ def phase_timeline_figure(
         ax.tick_params(axis="x", labelbottom=True, length=3)
         ax.spines["bottom"].set_visible(True)
         ax.set_yticks(range(len(scenarios)), labels=scenarios, fontsize=FONT_SIZE_PT)
-        ax.set_xlabel("Date (month)\neach phase from its median start for its median length")
+        ax.set_xlabel("Date (month)\neach phase at its median start and length")
         _date_axis(ax)
         present = [p for p in PHASES if p in set(timeline["phase"])]
         fig.legend(
@@ -186,12 +186,23 @@ def scatter_figure(per_run: pd.DataFrame, width_in: float = COLUMN_WIDTH_IN):
                 edgecolor="white", lw=0.8, zorder=3,
             )  # fmt: skip
         ax.set_xscale("log")  # a few runs strand ten times what most do
+        # 1-2-5 steps, all labelled alike: unlabelled minor ticks, since matplotlib's own
+        # labels for them (3x10^3, 4x10^3) run into each other on a narrow axis
+        ax.xaxis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         ax.set_xlabel("Stranded capital, last month (USD bn, log)")
         ax.set_ylabel("Cumulative productivity gain (USD bn)")
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.grid(True, lw=0.3, alpha=0.5)
-        ax.legend(frameon=False, fontsize=FONT_SIZE_PT - 0.5, title="one point per run; X = median")
+        fig.legend(  # below the axes, where no run's point can hide under it
+            loc="outside lower center",
+            ncols=len(scenarios),
+            frameon=False,
+            fontsize=FONT_SIZE_PT - 0.5,
+            title="one point per run; X = median",
+            title_fontsize=FONT_SIZE_PT - 0.5,
+        )
     return fig, np.array([ax])
 
 
