@@ -295,7 +295,7 @@ class HyperscalerParams:
         1.0, 0.0, 20.0, "1/yr", "highest demand growth a capacity plan extrapolates"
     )
     tobin_q_sensitivity: float = p(
-        1.25,
+        1.1,
         0.0,
         10.0,
         "-",
