@@ -53,7 +53,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "max_drawdown_share": ("Peak-to-trough valuation drawdown", "share of peak"),
     "energy_used_twh": ("Energy used", "TWh"),
     **{f"months_{p}": (f"Months in {p.replace('_', ' ')}", "months") for p in PHASES},
-    "turning_point_year": ("Turning point starts", "year"),
+    "turning_point_year": ("Turning point starts", "date"),
     "gain_adopters_usd_bn": ("Gain: adopters (productivity)", "USD bn"),
     "gain_labs_usd_bn": ("Gain: labs (change in market value)", "USD bn"),
     "gain_hyperscalers_usd_bn": ("Gain: hyperscalers (cumulative earnings)", "USD bn"),
@@ -104,10 +104,15 @@ def decimal_year(date) -> float:
 
 
 def format_year(value: float) -> str:
-    """2031.5 -> '2031-07'; NaN -> 'none'."""
+    """2031.5 -> '2031-07'; NaN -> 'none'.
+
+    A median of an even number of runs can fall halfway between two months; halves round
+    up, always, so that two such medians one month apart print one month apart (Python's
+    round() sends halves to the even number: 2026-09 and 2026-07 for medians a month apart).
+    """
     if not np.isfinite(value):
         return "none"
-    months = int(round(value * MONTHS_PER_YEAR))
+    months = math.floor(round(value * MONTHS_PER_YEAR, 6) + 0.5)  # round(): 0.4999999 is 0.5
     return f"{months // 12:04d}-{months % 12 + 1:02d}"
 
 
@@ -194,7 +199,7 @@ def comparison_table(per_run: pd.DataFrame, by: Sequence[str] = ("scenario",)) -
 def _fmt(value: float, unit: str) -> str:
     if not np.isfinite(value):
         return "n/a"
-    if unit == "year":
+    if unit == "date":
         return format_year(value)
     if unit in ("share", "share of peak", "USD/USD"):
         return f"{value:.2f}"
@@ -269,7 +274,7 @@ def describe(table: pd.DataFrame) -> list[str]:
             ma, mb = a[f"{metric}_median"], b[f"{metric}_median"]
             if not (np.isfinite(ma) and np.isfinite(mb)):
                 continue
-            if unit == "year":
+            if unit == "date":
                 diff = f"{(ma - mb) * MONTHS_PER_YEAR:+.0f} months"
             elif mb != 0 and np.sign(ma) == np.sign(mb):
                 diff = f"{ma / mb:.2f}x"
@@ -280,9 +285,10 @@ def describe(table: pd.DataFrame) -> list[str]:
                 if bands_overlap(a, b, metric)
                 else "the 10-90% ranges do not overlap"
             )
+            in_unit = "" if unit == "date" else f" {unit}"
             sentences.append(
                 f"{label}: {a['scenario']} {cell(a, metric)} vs {b['scenario']}"
-                f" {cell(b, metric)} {unit} ({a['scenario']} / {b['scenario']} = {diff});"
+                f" {cell(b, metric)}{in_unit} ({a['scenario']} / {b['scenario']} = {diff});"
                 f" {verdict}."
             )
     return sentences

@@ -102,6 +102,10 @@ def test_outcomes_of_one_run_match_hand_calculation(tiny):
     assert r["months_irruption"] == 0 and r["months_maturity"] == 0
     assert r["turning_point_year"] == pytest.approx(2030 + 11 / 12)
     assert format_year(r["turning_point_year"]) == "2030-12"
+    # Medians of an even number of runs fall between months: halves round up, both of them
+    # (round() would give 2026-09 and 2026-07 for medians a month apart).
+    assert format_year(2026 + 7.5 / 12) == "2026-09"
+    assert format_year(2026 + 6.5 / 12) == "2026-08"
     # Who gained: labs 25 - 10 = 15; hyperscalers (12 - 12 + 24 + 0) / 12 = 2;
     # investors 1200 - 1000 = 200; subsidies (12 + 12) / 12 = 2.
     assert r["gain_adopters_usd_bn"] == pytest.approx(10.0)
