@@ -207,8 +207,10 @@ def _worker_context():
     tears the interpreter down at the end, a quarter of a second more. A fork server
     imports them once, in a process of its own that runs no threads of ours, and forks
     each worker from that state: workers start ready and exit at once. It stays up for
-    the life of this process, so later batches (tests, sensitivity studies) start their
-    workers without importing anything. ``fork`` itself is avoided because forking a
+    the life of this process, so later batches (tests, calibration generations) start
+    their workers without importing anything; it also keeps Surge's code as first
+    imported, so a long session must restart after the model's code is edited, as for
+    any imported module. ``fork`` itself is avoided because forking a
     parent that runs threads (progress bar, pool manager) can deadlock the child.
     Platforms without fork servers (Windows) use ``spawn``.
     """
