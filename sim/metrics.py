@@ -131,7 +131,7 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
     """Everything the table records for the month just closed (the collector adds the date)."""
     market, pool = model.capital_market, model.adopter_pool
     labs = [lab for lab in model.labs if lab.alive]
-    hyps = [h for h in model.hyperscalers if h.alive]
+    hyps = model.hyperscalers
     fundamentals = model.investor_pool.fundamental_cap * market.listed
     caps = market.market_cap * market.listed
     n_labs = len(model.labs)

@@ -247,8 +247,7 @@ class SurgeModel(mesa.Model):
         Fab capacity expands while a backlog builds up, at full speed once the backlog is a
         half-year of output; orders placed in a boom keep arriving after it."""
         hp, gp = self.params.hyperscalers, self.params.government
-        alive = [h for h in self.hyperscalers if h.alive]
-        backlog = sum(h.backlog_units for h in alive)
+        backlog = sum(h.backlog_units for h in self.hyperscalers)
         output = self.fab_capacity_mn * gp.export_limit_share
         shipped_share = min(1.0, output / backlog) if backlog > 0 else 0.0
         grid = (
@@ -257,12 +256,12 @@ class SurgeModel(mesa.Model):
             * (1.0 + hp.grid_growth_per_yr) ** (self.month / 12.0)
         )
         for region in range(hp.n_regions):
-            members = [h for h in alive if h.region == region]
+            members = [h for h in self.hyperscalers if h.region == region]
             wanted = sum(h.order_shell_gw for h in members)
             connected_share = min(1.0, grid / wanted) if wanted > 0 else 1.0
             for h in members:
                 h.build_shells(h.order_shell_gw * connected_share)
-        for h in alive:
+        for h in self.hyperscalers:
             h.take_delivery(h.backlog_units * shipped_share)
         pressure = min(1.0, backlog / max(6.0 * output, 1e-12))
         self.fab_capacity_mn *= (1.0 + hp.fab_expansion_per_yr) ** (pressure / 12.0)

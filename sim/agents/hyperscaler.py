@@ -23,12 +23,15 @@ from sim.technology import HOURS_PER_MONTH
 class Hyperscaler(mesa.Agent):
     """Capacity is held by vintage (arrival month): units, power and book value per vintage."""
 
+    # A failing hyperscaler is restructured, never liquidated (SurgeModel.fail): its data
+    # centres keep running, so it stays in the market for the whole run, unlike a lab.
+    alive = True
+
     def __init__(self, model, index: int, firm: int, region: int, fleet: OpeningFleet):
         super().__init__(model)
         hp = model.params.hyperscalers
         self.index, self.firm, self.region = index, firm, region
         self.accounts = model.ledger.cash["hyperscalers"]  # its group's cash, kept by the ledger
-        self.alive = True
         self.life_months = round(hp.accelerator_life_years * 12)
         self.lead_months = hp.build_lead_months
         # months of service left to each vintage in self.vintages(through=now), oldest first
@@ -100,8 +103,6 @@ class Hyperscaler(mesa.Agent):
 
     # ---- the month, before markets -------------------------------------------------
     def plan(self) -> None:
-        if not self.alive:
-            return
         self.bring_new_vintage_online()
         self.receive_buildings()
         self.retire_worn_out_units()
@@ -110,8 +111,6 @@ class Hyperscaler(mesa.Agent):
 
     # ---- the month, after markets ----------------------------------------------------
     def settle(self) -> None:
-        if not self.alive:
-            return
         self.pay_running_costs()
         self.pay_interest()
         self.depreciate()
@@ -119,15 +118,11 @@ class Hyperscaler(mesa.Agent):
         self.pay_tax()
 
     def plan_orders(self) -> None:
-        if not self.alive:
-            return
         self.capex_usd_bn = 0.0
         self.update_demand_outlook()
         self.plan_orders_and_buildings()
 
     def finance(self) -> None:
-        if not self.alive:
-            return
         self.pay_dividend_or_repay()
         self.raise_funds()
 
