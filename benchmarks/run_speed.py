@@ -102,7 +102,7 @@ def batch_seconds(repeats: int, months: int | None) -> tuple[float, float]:
     """Median seconds of `surge batch baseline --seeds 64` run as a user runs it, a fresh
     command each time, with `--executor serial` and with `--executor process --jobs 2`,
     alternating. Each command pays its own start-up: the serial one imports the model in
-    its process, the process pool in each of its workers."""
+    its process, the process pool in the fork server its workers start from."""
     times: dict[int, list[float]] = {1: [], 2: []}
     executor = {1: ["--executor", "serial"], 2: ["--executor", "process", "--jobs", "2"]}
     extra = ["--set", f"months={months}"] if months else []

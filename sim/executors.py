@@ -210,9 +210,9 @@ def _worker_context():
     the life of this process, so later batches (tests, calibration generations) start
     their workers without importing anything; it also keeps Surge's code as first
     imported, so a long session must restart after the model's code is edited, as for
-    any imported module. ``fork`` itself is avoided because forking a
-    parent that runs threads (progress bar, pool manager) can deadlock the child.
-    Platforms without fork servers (Windows) use ``spawn``.
+    any imported module. ``fork`` itself is avoided because forking a parent that runs
+    threads (progress bar, pool manager) can deadlock the child. Platforms without fork
+    servers (Windows) use ``spawn``.
     """
     import multiprocessing
 

@@ -205,9 +205,8 @@ def month_metrics(model, flows: dict[str, float]) -> dict[str, object]:
 
 
 def _weighted_mean(values: list[float], weights: list[float]) -> float:
-    """np.average(values, weights=weights) for a handful of positive weights (0 for none)."""
-    total = sum(weights)
-    return sum(v * w for v, w in zip(values, weights, strict=True)) / total if total else 0.0
+    """np.average(values, weights=weights) for a handful of positive weights."""
+    return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
 
 
 def _share(flags: np.ndarray) -> float:

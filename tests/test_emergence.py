@@ -19,7 +19,6 @@ from scipy.optimize import curve_fit
 
 from analysis.phases import bubble_metrics, label_phases, phase_blocks, phases_in_order
 from sim.model import SurgeModel
-from sim.params import load_scenario
 from sim.run import run_scenario
 
 SEEDS = range(1, 17)
@@ -39,10 +38,15 @@ def _run(args: tuple[str, int]) -> pd.DataFrame:
     return run_scenario(scenario, seed=seed)[KEEP]
 
 
-def _ensemble(scenario: str) -> list[pd.DataFrame]:
+def _over_seeds(function, arguments: list) -> list:
+    """function over the arguments in two worker processes, in order."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        return list(pool.map(_run, [(scenario, s) for s in SEEDS]))
+        return list(pool.map(function, arguments))
+
+
+def _ensemble(scenario: str) -> list[pd.DataFrame]:
+    return _over_seeds(_run, [(scenario, s) for s in SEEDS])
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +134,7 @@ def test_capability_is_log_linear_in_effective_compute(baseline):
 
 def _highest_premium(seed: int) -> float:
     """The highest valuation premium any hyperscaler plans with over a baseline run."""
-    model = SurgeModel(params=load_scenario("baseline"), rng=seed)
+    model = SurgeModel("baseline", rng=seed)
     highest = 0.0
     while model.running:
         model.step()
@@ -142,7 +146,5 @@ def test_hyperscalers_premium_stays_within_a_few_fold():
     """Market-to-fundamental premia of whole firms stay within a few-fold, as market-to-
     book ratios of listed firms do, even for a firm near insolvency (a premium of equities
     alone reached 50 to 21,000 there, and its orders clogged every fab)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        highest = list(pool.map(_highest_premium, SEEDS))
+    highest = _over_seeds(_highest_premium, list(SEEDS))
     assert max(highest) < 10.0, highest
